@@ -1,0 +1,103 @@
+"""Trainer-editable content: guides, labels, the entitlement table (actions/content/*.yml).
+
+Everything here is data read once at start-up; nothing a partner reads is written in
+Python. Each text is a mapping {ja: ..., zh: ...}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTENT = Path(__file__).resolve().parent / "content"
+Localized = dict[str, str]
+
+
+def _load(name: str) -> Any:
+    return yaml.safe_load((CONTENT / name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    text: Localized
+    diagnosis: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: Localized
+    text: Localized
+    if_failed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Guide:
+    id: str
+    title: Localized
+    steps: tuple[Step, ...]
+
+    def index_of(self, step_id: str) -> int:
+        return next(i for i, step in enumerate(self.steps) if step.id == step_id)
+
+
+@dataclass(frozen=True)
+class Start:
+    guide: str
+    step: str | None = None
+    cause: int | None = None
+
+
+@dataclass(frozen=True)
+class Content:
+    guides: dict[str, Guide]
+    causes: dict[str, Cause]
+    starts: dict[str, Start]
+    labels: dict[str, Any]
+    entitlement: dict[str, Any]
+
+    def label(self, language: str, *path: str) -> str:
+        """A label such as label("ja", "values", "membership", "gold")."""
+        node: Any = self.labels
+        for key in path:
+            node = node[key]
+        return node[language]
+
+
+@cache
+def load_content() -> Content:
+    raw_guides = _load("guides.yml")
+    guides = {
+        guide_id: Guide(
+            id=guide_id,
+            title=guide["title"],
+            steps=tuple(
+                Step(id=step["id"], title=step["title"], text=step["text"],
+                     if_failed=tuple(step.get("if_failed") or ()))
+                for step in guide["steps"]
+            ),
+        )
+        for guide_id, guide in raw_guides["guides"].items()
+    }
+    causes = {
+        cause_id: Cause(id=cause_id, text=cause["text"], diagnosis=cause.get("diagnosis"))
+        for cause_id, cause in raw_guides["causes"].items()
+    }
+    starts = {key: Start(**value) for key, value in _load("starts.yml").items()}
+    return Content(guides=guides, causes=causes, starts=starts, labels=_load("labels.yml"),
+                   entitlement=_load("entitlement.yml"))
+
+
+def entitlement_for(table: dict[str, Any], membership: str, support_kind: str,
+                    competency_kind: str | None) -> int | str | None:
+    """Incidents for a membership/support kind/competency kind: a number, "unlimited",
+    "none", or None when the competency kind is still needed."""
+    entry = table[support_kind][membership]
+    if isinstance(entry, dict):
+        return entry.get(competency_kind) if competency_kind else None
+    return entry

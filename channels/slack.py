@@ -1,0 +1,461 @@
+"""Slack channel: Rasa 3.6's Slack connector, fixed for retries, locale and buttons.
+
+Request URL for the Events API and for Interactivity: `https://<host>/webhooks/slack/webhook`.
+Configured from environment variables only (channels/settings.py, docs/channels.md); when
+they are unset the server still starts and the webhook answers 503.
+
+What differs from the stock `slack` connector (design.md, "Known traps"):
+- signature and timestamp window checked (401 otherwise);
+- each `event_id` is answered once whatever the retry reason (the stock one only ignores
+  `http_timeout` retries); a message reaching us twice under two event ids (as `message`
+  and `app_mention`) is answered once too. In memory by default; in Redis (SET NX EX) when
+  REDIS_URL is set, so that replicas share it;
+- DMs and app mentions are answered; a message written in a thread is answered there;
+- buttons are Block Kit `actions` and their `block_actions` clicks are handled;
+- the user's locale (users.info with include_locale, cached) is the language hint, message
+  metadata `{"language": "ja"|"zh"}`;
+- optional workspace allow-list; the Web API base URL is configurable (tests use a fake).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Protocol
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.slack import SlackBot, SlackInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.settings import SlackSettings, language_from_locale
+
+logger = logging.getLogger(__name__)
+
+SENDER_SEPARATOR = "~"  # URL-safe: the sender id works unencoded in Rasa's HTTP API
+MAX_BUTTONS_PER_BLOCK = 25  # Block Kit limits
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_SECTION_TEXT = 3000
+LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+# Message subtypes that are still a person writing to us.
+USER_SUBTYPES = (None, "thread_broadcast", "file_share")
+
+
+# --- pure helpers -----------------------------------------------------------------------
+
+
+def signature_valid(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                    window_s: float, now: float | None = None) -> bool:
+    """Slack's v0 request signature, with the timestamp within `window_s` of now."""
+    if not timestamp or not signature:
+        return False
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - sent) > window_s:
+        return False  # stale: possibly a replay
+    base = f"v0:{timestamp}:".encode() + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(text: str) -> str:
+    """Markdown of the domain's responses → Slack mrkdwn: `**b**` → `*b*`, `[t](u)` → `<u|t>`,
+    and &, <, > escaped as Slack requires."""
+    parts, pos = [], 0
+    for match in LINK.finditer(text):
+        parts += [_escape(text[pos:match.start()]), f"<{match[2]}|{_escape(match[1])}>"]
+        pos = match.end()
+    parts.append(_escape(text[pos:]))
+    return BOLD.sub(r"*\1*", "".join(parts))
+
+
+def button_blocks(text: str, buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A section with the text, then the buttons in `actions` blocks; a click posts the
+    button's `value` (Rasa's payload) back to the webhook as `block_actions`."""
+    blocks: list[dict[str, Any]] = []
+    if text.strip():
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": to_mrkdwn(text)[:MAX_SECTION_TEXT]}})
+    elements = []
+    for i, button in enumerate(buttons):
+        payload = str(button.get("payload") or button.get("url") or "")
+        title = str(button.get("title") or payload)[:MAX_BUTTON_TEXT]
+        element = {"type": "button", "action_id": f"button_{i}",
+                   "text": {"type": "plain_text", "text": title, "emoji": True}}
+        if payload.startswith(("https://", "http://")):
+            element["url"] = payload  # a link button: Slack opens it, we ignore the click
+        else:
+            element["value"] = payload[:MAX_BUTTON_VALUE]
+        elements.append(element)
+    for start in range(0, len(elements), MAX_BUTTONS_PER_BLOCK):
+        blocks.append({"type": "actions", "block_id": f"buttons_{start}",
+                       "elements": elements[start:start + MAX_BUTTONS_PER_BLOCK]})
+    return blocks
+
+
+def is_direct(channel: str, channel_type: str | None = None) -> bool:
+    return channel_type == "im" if channel_type else channel.startswith("D")
+
+
+def sender_key(user: str, channel: str, channel_type: str | None = None) -> str:
+    """Rasa sender id: the user in a DM, the channel and the user elsewhere."""
+    return user if is_direct(channel, channel_type) else f"{channel}{SENDER_SEPARATOR}{user}"
+
+
+def clean_text(text: str, bot_user_id: str | None) -> str:
+    """Without the bot's own `<@U…>` mention, links unwrapped, Slack's escapes undone."""
+    text = SlackInput._sanitize_user_message(text, [bot_user_id] if bot_user_id else [])
+    return html.unescape(text).strip()
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message for Rasa, from an event or from a button click."""
+
+    text: str
+    user: str
+    channel: str
+    thread_ts: str | None  # reply in this thread (None: in the channel / DM)
+    sender: str
+    dedup_keys: tuple[str, ...]
+
+
+def _bot_user_id(body: dict[str, Any]) -> str | None:
+    authorizations = body.get("authorizations") or []
+    if authorizations and isinstance(authorizations[0], dict):
+        return authorizations[0].get("user_id")
+    authed = body.get("authed_users") or []
+    return authed[0] if authed else None
+
+
+def event_message(body: dict[str, Any]) -> Incoming | None:
+    """The message of an Events API `event_callback`, if it is one we answer: a DM to the
+    bot, or a mention of it (`app_mention`); never the bot's own or an edit."""
+    event = body.get("event") or {}
+    kind, channel_type = event.get("type"), event.get("channel_type")
+    user, channel, text = event.get("user"), event.get("channel"), event.get("text")
+    bot_user = _bot_user_id(body)
+    if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES:
+        return None
+    if not (kind == "app_mention" or (kind == "message" and channel_type == "im")):
+        return None
+    if not (isinstance(user, str) and isinstance(channel, str) and isinstance(text, str)):
+        return None
+    if user == bot_user:
+        return None
+    cleaned = clean_text(text, bot_user)
+    if not cleaned:
+        return None
+    return Incoming(
+        text=cleaned, user=user, channel=channel, thread_ts=event.get("thread_ts"),
+        sender=sender_key(user, channel, channel_type),
+        dedup_keys=(f"event:{body.get('event_id')}", f"msg:{channel}:{event.get('ts')}"),
+    )
+
+
+def action_message(payload: dict[str, Any]) -> Incoming | None:
+    """The payload of a clicked Block Kit button (`block_actions`), as a message."""
+    if payload.get("type") != "block_actions" or not payload.get("actions"):
+        return None
+    action = payload["actions"][0]
+    value = SlackInput._get_interactive_response(action)
+    user = (payload.get("user") or {}).get("id")
+    container = payload.get("container") or {}
+    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
+    if not (value and isinstance(user, str) and isinstance(channel, str)):
+        return None  # e.g. a link button, which has no value
+    message = payload.get("message") or {}
+    return Incoming(
+        text=str(value), user=user, channel=channel,
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        sender=sender_key(user, channel),
+        dedup_keys=(f"action:{user}:{action.get('action_ts')}:{action.get('action_id')}",),
+    )
+
+
+def team_of(body: dict[str, Any]) -> str | None:
+    team = body.get("team")
+    return body.get("team_id") or (team.get("id") if isinstance(team, dict) else None) or (
+        (body.get("user") or {}).get("team_id"))
+
+
+# --- de-duplication ---------------------------------------------------------------------
+
+
+class SeenStore(Protocol):
+    async def first_time(self, key: str) -> bool:
+        """True the first time `key` is seen within the TTL (and records it)."""
+        ...
+
+
+class MemorySeen:
+    """In-process TTL set: enough for one replica."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._expiry: dict[str, float] = {}
+
+    async def first_time(self, key: str) -> bool:
+        now = time.monotonic()
+        if len(self._expiry) > 10_000:
+            self._expiry = {k: t for k, t in self._expiry.items() if t > now}
+        if self._expiry.get(key, 0.0) > now:
+            return False
+        self._expiry[key] = now + self.ttl_s
+        return True
+
+
+class RedisSeen:
+    """TTL set in Redis (atomic SET NX EX), shared by every replica. If Redis cannot be
+    reached, falls back to this replica's memory rather than dropping the message."""
+
+    PREFIX = "mpn-support-bot:slack:seen:"
+
+    def __init__(self, url: str, ttl_s: float) -> None:
+        import redis.asyncio  # rasa depends on redis (its lock store)
+
+        self._redis = redis.asyncio.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.ttl_s = ttl_s
+        self._fallback = MemorySeen(ttl_s)
+
+    async def first_time(self, key: str) -> bool:
+        import redis.exceptions
+
+        try:
+            added = await self._redis.set(self.PREFIX + key, "1", nx=True,
+                                          ex=max(1, int(self.ttl_s)))
+            return bool(added)
+        except (redis.exceptions.RedisError, OSError) as e:
+            logger.warning("Redis unavailable for Slack de-duplication: %r", e)
+            return await self._fallback.first_time(key)
+
+    async def close(self) -> None:
+        await self._redis.close()
+
+
+# --- locale -----------------------------------------------------------------------------
+
+
+class LocaleCache:
+    """The user's Slack locale (users.info include_locale) as a language hint, cached."""
+
+    FAILURE_TTL_S = 60.0
+
+    def __init__(self, client: AsyncWebClient, ttl_s: float) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    async def language(self, user: str) -> str | None:
+        now = time.monotonic()
+        hit = self._cache.get(user)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            info = await self.client.users_info(user=user, include_locale=True)
+            language, ttl = language_from_locale((info.get("user") or {}).get("locale")), self.ttl_s
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.warning("users.info failed for %s: %r", user, e)
+            language, ttl = None, self.FAILURE_TTL_S
+        self._cache[user] = (now + ttl, language)
+        return language
+
+
+# --- Rasa channel classes ---------------------------------------------------------------
+
+
+class SlackOutput(SlackBot):
+    """Replies in the channel or DM, in the user's thread when they wrote in one."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "slack"
+
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None) -> None:
+        # The stock __init__ builds a client for slack.com; ours is shared and configurable.
+        self.client = client
+        self.slack_channel = channel
+        self.thread_id = thread_ts
+        self.proxy = None
+
+    async def _post_message(self, channel: str, **kwargs: Any) -> None:
+        kwargs.pop("as_user", None)  # legacy; refused for granular bot tokens
+        kwargs.pop("type", None)
+        if self.thread_id:
+            kwargs["thread_ts"] = self.thread_id
+        try:
+            await self.client.chat_postMessage(channel=channel, **kwargs)
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.error("Slack reply to %s failed: %r", channel, e)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._post_message(self.slack_channel, text=to_mrkdwn(text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._post_message(self.slack_channel, text=to_mrkdwn(text),  # notifications
+                                 blocks=button_blocks(text, buttons))
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """A `{"slack": {...chat.postMessage args...}}` custom response, or one that is
+        itself a message; other custom payloads (e.g. hand-off data) are not shown."""
+        slack = json_message.get("slack")
+        if isinstance(slack, dict):
+            message = dict(slack)
+        elif {"text", "blocks", "attachments"} & json_message.keys():
+            message = dict(json_message)
+        else:
+            logger.debug("Custom payload not meant for Slack: %s", sorted(json_message))
+            return
+        await self._post_message(str(message.pop("channel", self.slack_channel)), **message)
+
+
+class SlackChannelInput(SlackInput):
+    """Slack webhook (`/webhooks/slack/webhook`), configured from the environment."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        if credentials:
+            logger.warning("channels.slack.SlackChannelInput reads environment variables "
+                           "only; values in credentials.yml are ignored")
+        return cls(SlackSettings.from_env())
+
+    def __init__(self, settings: SlackSettings | None) -> None:
+        # The stock __init__ insists on credentials; deliberately not called.
+        self.settings = settings
+        self._tasks: set[asyncio.Task] = set()
+        if settings is None:
+            logger.info("Slack channel off (SLACK_BOT_TOKEN/SLACK_SIGNING_SECRET unset)")
+            return
+        self.slack_token = settings.bot_token
+        self.slack_signing_secret = settings.signing_secret
+        self.client = AsyncWebClient(
+            token=settings.bot_token, base_url=settings.api_url,
+            timeout=max(1, int(settings.http_timeout_s)),
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+        self.locales = LocaleCache(self.client, settings.locale_cache_s)
+        self.seen: SeenStore = (RedisSeen(settings.redis_url, settings.dedup_ttl_s)
+                                if settings.redis_url else MemorySeen(settings.dedup_ttl_s))
+
+    def is_request_from_slack_authentic(self, request: Request) -> bool:
+        assert self.settings is not None
+        return signature_valid(
+            self.settings.signing_secret, request.body,
+            request.headers.get("X-Slack-Request-Timestamp"),
+            request.headers.get("X-Slack-Signature"), self.settings.timestamp_window_s)
+
+    def team_allowed(self, body: dict[str, Any]) -> bool:
+        assert self.settings is not None
+        allowed = self.settings.allowed_teams
+        return not allowed or team_of(body) in allowed
+
+    async def first_time(self, incoming: Incoming) -> bool:
+        # Every key is recorded, so that a later delivery under any of them is a duplicate.
+        fresh = [await self.seen.first_time(key) for key in incoming.dedup_keys]
+        return all(fresh)
+
+    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                      incoming: Incoming) -> None:
+        try:
+            language = await self.locales.language(incoming.user)
+            await on_new_message(UserMessage(
+                text=incoming.text,
+                output_channel=SlackOutput(self.client, incoming.channel, incoming.thread_ts),
+                sender_id=incoming.sender, input_channel=self.name(),
+                metadata={"language": language} if language else {},
+            ))
+        except Exception:  # a background task: log, never lose the traceback
+            logger.exception("Slack message from %s could not be handled", incoming.sender)
+
+    def _parse(self, request: Request) -> tuple[dict[str, Any] | None, Incoming | None]:
+        """(body, message to answer) of an Events API or interactivity request."""
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip()
+        try:
+            if content_type == "application/json":
+                body = json.loads(request.body)
+                if not isinstance(body, dict):
+                    return None, None
+                return body, (event_message(body) if body.get("type") == "event_callback"
+                              else None)
+            if content_type == "application/x-www-form-urlencoded":
+                body = json.loads(request.form.get("payload") or "null")
+                return (body, action_message(body)) if isinstance(body, dict) else (None, None)
+        except ValueError:
+            pass
+        return None, None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("slack_channel_webhook", __name__)
+
+        def off() -> HTTPResponse:
+            return response.json({"status": "Slack channel not configured"},
+                                 status=HTTPStatus.SERVICE_UNAVAILABLE)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return off() if self.settings is None else response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if self.settings is None:
+                return off()
+            if not self.is_request_from_slack_authentic(request):
+                logger.warning("Slack request with a bad or stale signature refused")
+                return response.text("invalid signature", status=HTTPStatus.UNAUTHORIZED)
+            body, incoming = self._parse(request)
+            if body is None:
+                return response.text("unsupported request", status=HTTPStatus.BAD_REQUEST)
+            if body.get("type") == "url_verification":
+                return response.text(str(body.get("challenge", "")))
+            if incoming is None:
+                return response.text("")  # not a message we answer: acknowledged
+            if not self.team_allowed(body):
+                logger.warning("Slack request from a workspace not allowed: %s", team_of(body))
+                return response.text("")  # a 2xx, or Slack would retry it
+            if not await self.first_time(incoming):
+                logger.info("Slack delivery already answered (retry #%s, %s): %s",
+                            request.headers.get("X-Slack-Retry-Num"),
+                            request.headers.get("X-Slack-Retry-Reason"), incoming.dedup_keys)
+                return response.text("", headers={"X-Slack-No-Retry": "1"})
+            # Slack wants an answer within 3 s: Rasa runs in the background.
+            task = asyncio.create_task(self._handle(on_new_message, incoming))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return response.text("")
+
+        @bp.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            if isinstance(getattr(self, "seen", None), RedisSeen):
+                await self.seen.close()
+
+        return bp

@@ -1,0 +1,118 @@
+"""Pure text helpers: which language a message is in, width/case folding, script runs.
+
+The language rule (shared/diagnoses.md): kana or Japanese-only kanji → ja; simplified-only
+or traditional-only Chinese characters → zh; otherwise the message does not decide (None)
+and the conversation keeps its language.
+
+Which Han characters are "only Japanese" or "only Chinese" is read off the standard
+character sets through Python's codecs, not a hand-written table: a character in JIS
+(cp932) but in neither GB2312 nor Big5 is a Japanese form (権, 済, 覧); one in GB2312 only
+is a simplified form (权, 这, 访); one in Big5 only is a traditional form (閱). Traditional
+forms that JIS also contains (們, 這, 權) are listed explicitly, since modern Japanese does
+not write them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+Language = Literal["ja", "zh"]
+LANGUAGES: tuple[Language, ...] = ("ja", "zh")
+
+# Traditional forms present in JIS X 0208 that modern Japanese does not use.
+TRADITIONAL_IN_JIS = set("們這說權與還沒讓麼嗎啟號戶碼應來體參實會關聯訊幫覽")
+# Chinese sentence particles that Japanese text never uses outside kanji compounds.
+CHINESE_PARTICLES = set("吗呢吧啊嗎")
+
+# Text inside quotes is often a pasted error message in the other language
+# ("打开后显示「このアクション…」怎么办"), so the frame around it decides first.
+QUOTED = re.compile(r"「[^」]*」|『[^』]*』|“[^”]*”|\"[^\"]*\"|【[^】]*】")
+
+
+def _encodable(char: str, codec: str) -> bool:
+    try:
+        char.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_han(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\uf900" <= char <= "\ufaff"
+
+
+def is_kana(char: str) -> bool:
+    return "\u3041" <= char <= "\u30ff" and char not in "\u30fb" or "\uff66" <= char <= "\uff9d"
+
+
+@lru_cache(maxsize=8192)
+def han_evidence(char: str) -> Language | None:
+    """Which language a single Han character points to, if any."""
+    if char in TRADITIONAL_IN_JIS or char in CHINESE_PARTICLES:
+        return "zh"
+    jis, gb, big5 = (_encodable(char, codec) for codec in ("cp932", "gb2312", "big5"))
+    if jis and not gb and not big5:
+        return "ja"
+    if gb and not jis and not big5:
+        return "zh"
+    if big5 and not jis and not gb:
+        return "zh"
+    return None
+
+
+def _evidence(text: str) -> tuple[int, int]:
+    ja = zh = 0
+    for char in text:
+        if is_kana(char):
+            ja += 1
+        elif is_han(char):
+            language = han_evidence(char)
+            ja += language == "ja"
+            zh += language == "zh"
+    return ja, zh
+
+
+def detect_language(text: str) -> Language | None:
+    """ja, zh, or None when the script does not decide (Latin only, common Han, emoji)."""
+    for candidate in (QUOTED.sub(" ", text), text):
+        ja, zh = _evidence(candidate)
+        if ja or zh:
+            return "ja" if ja >= zh else "zh"
+    return None
+
+
+def fold_char(char: str) -> str:
+    """Width and case folding that keeps one character per character, so offsets hold."""
+    folded = unicodedata.normalize("NFKC", char)
+    return folded.lower() if len(folded) == 1 else char.lower()
+
+
+def fold(text: str) -> str:
+    return "".join(fold_char(char) for char in text)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A maximal stretch of one kind of script: "cjk" or "latin"."""
+
+    kind: Literal["cjk", "latin"]
+    start: int
+    end: int
+
+
+_RUN = re.compile(
+    r"(?P<latin>[0-9a-z]+(?:[.'\-+&][0-9a-z]+)*)"
+    r"|(?P<cjk>[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006\u30fc]+)"
+)
+
+
+def script_runs(folded: str) -> Iterator[Run]:
+    """Latin words and CJK stretches of already folded text; spaces and symbols dropped."""
+    for match in _RUN.finditer(folded):
+        kind = "latin" if match.lastgroup == "latin" else "cjk"
+        yield Run(kind, match.start(), match.end())
