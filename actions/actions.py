@@ -325,8 +325,8 @@ class ActionAnswerNoBenefits(Action):
         if has_membership == "no":
             dispatcher.utter_message(response="utter_no_benefits_no_membership")
             return [SlotSet("diagnosis", "no_benefits_yet")]
-        response = "utter_no_benefits_wrong_account" if has_membership == "yes" else "utter_no_benefits_unsure"
-        dispatcher.utter_message(response=response)
+        dispatcher.utter_message(response="utter_no_benefits_wrong_account" if has_membership == "yes"
+                                 else "utter_no_benefits_unsure")
         return [SlotSet("diagnosis", "no_benefits_yet"),
                 *start_guide(dispatcher, tracker, "no_benefits_yet")]
 

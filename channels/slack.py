@@ -33,7 +33,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -293,12 +293,18 @@ class SlackOutput(SlackBot):
     def name(cls) -> str:
         return "slack"
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None) -> None:
+    def __init__(self, client: AsyncWebClient, channel: str | None,
+                 thread_ts: str | None) -> None:
         # The stock __init__ builds a client for slack.com; ours is shared and configurable.
         self.client = client
         self.slack_channel = channel
         self.thread_id = thread_ts
         self.proxy = None
+
+    def _channel(self, recipient_id: str) -> str:
+        """The reply's channel; without one (Rasa's HTTP API `output_channel=latest`), the
+        channel in the sender id, or the user's DM for a bare user id."""
+        return self.slack_channel or recipient_id.split(SENDER_SEPARATOR)[0]
 
     async def _post_message(self, channel: str, **kwargs: Any) -> None:
         kwargs.pop("as_user", None)  # legacy; refused for granular bot tokens
@@ -311,12 +317,13 @@ class SlackOutput(SlackBot):
             logger.error("Slack reply to %s failed: %r", channel, e)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self._post_message(self.slack_channel, text=to_mrkdwn(text))
+        await self._post_message(self._channel(recipient_id), text=to_mrkdwn(text))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self._post_message(self.slack_channel, text=to_mrkdwn(text),  # notifications
+        await self._post_message(self._channel(recipient_id),
+                                 text=to_mrkdwn(text),  # for notifications
                                  blocks=button_blocks(text, buttons))
 
     async def send_custom_json(
@@ -332,7 +339,8 @@ class SlackOutput(SlackBot):
         else:
             logger.debug("Custom payload not meant for Slack: %s", sorted(json_message))
             return
-        await self._post_message(str(message.pop("channel", self.slack_channel)), **message)
+        await self._post_message(str(message.pop("channel", self._channel(recipient_id))),
+                                 **message)
 
 
 class SlackChannelInput(SlackInput):
@@ -366,6 +374,11 @@ class SlackChannelInput(SlackInput):
         self.locales = LocaleCache(self.client, settings.locale_cache_s)
         self.seen: SeenStore = (RedisSeen(settings.redis_url, settings.dedup_ttl_s)
                                 if settings.redis_url else MemorySeen(settings.dedup_ttl_s))
+
+    def get_output_channel(self, channel: str | None = None,
+                           thread_id: str | None = None) -> OutputChannel | None:
+        """Used by Rasa's HTTP API to reach a conversation outside a webhook call."""
+        return SlackOutput(self.client, channel, thread_id) if self.settings else None
 
     def is_request_from_slack_authentic(self, request: Request) -> bool:
         assert self.settings is not None

@@ -283,7 +283,9 @@
     });
     input.addEventListener("keydown", function (e) {
       if (e.key !== "Enter" || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
-      if (e.isComposing || e.keyCode === 229 || composing || justComposed) return;
+      if (e.isComposing || e.keyCode === 229 || composing) return;
+      // The composition is over (Safari): swallow this Enter, so it adds no newline either.
+      if (justComposed) { e.preventDefault(); return; }
       e.preventDefault();
       self.submit();
     });

@@ -26,9 +26,19 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 API_TOKEN = "browser-tests-token"
-# Pages the tests serve themselves (page.route) to embed the widget from another origin.
-PORTAL_ORIGIN = "http://portal.example"  # listed in the bot's CORS origins
-STRANGER_ORIGIN = "http://stranger.example"  # not listed
+# The tests embed the widget in pages they serve themselves (page.route) on other origins.
+# Both are loopback hosts: Chromium refuses a public page's requests to loopback (Private
+# Network Access), whatever CORS says. "localhost" is another origin than "127.0.0.1".
+
+
+def portal_origin(bot: Bot) -> str:
+    """An origin listed in the bot's CORS origins (as CORS_ORIGINS lists a portal's)."""
+    return f"http://localhost:{bot.rasa_port}"
+
+
+def stranger_origin(bot: Bot) -> str:
+    """An origin not listed."""
+    return f"http://localhost:{bot.actions_port}"
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +67,7 @@ def bot(request: pytest.FixtureRequest) -> Iterator[Bot]:
     override = os.environ.get("MPN_BROWSER_MODEL")
     model = Path(override) if override else Path(request.getfixturevalue("model_path"))
     running = Bot(model=model, api_token=API_TOKEN)
-    running.cors = f"{running.url} {PORTAL_ORIGIN}"
+    running.cors = f"{running.url} {portal_origin(running)}"
     try:
         running.start()
     except Exception:

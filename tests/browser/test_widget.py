@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from scripts.serve import Bot
-from tests.browser.conftest import API_TOKEN, PORTAL_ORIGIN, STRANGER_ORIGIN
+from tests.browser.conftest import API_TOKEN, portal_origin, stranger_origin
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,7 @@ def sender_of(page: Page, bot: Bot) -> str:
 
 
 def tracker(bot: Bot, sender: str) -> dict[str, Any]:
-    url = f"{bot.url}/conversations/{sender}/tracker?token={API_TOKEN}"
+    url = f"{bot.url}/conversations/{sender}/tracker?include_events=ALL&token={API_TOKEN}"
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
@@ -281,8 +281,11 @@ def test_keyboard_and_narrow_screen(page: Page, bot: Bot, screenshot_dir: Path) 
     page.locator(".mpn-lang[lang=ja]").focus()
     seen = []
     for _ in range(8):
-        seen.append(page.evaluate(
-            "() => document.activeElement.shadowRoot.activeElement.className"))
+        seen.append(page.evaluate("""() => {
+            const host = document.activeElement;
+            const inner = host && host.shadowRoot && host.shadowRoot.activeElement;
+            return inner ? inner.className : "(outside the widget)";
+        }"""))
         page.keyboard.press("Tab")
     for expected in ("mpn-lang", "mpn-restart", "mpn-scroll", "mpn-input", "mpn-send"):
         assert expected in seen, seen
@@ -303,9 +306,10 @@ def portal_page(bot: Bot, attrs: str) -> str:
 
 
 def test_embedded_on_an_allowed_origin(page: Page, bot: Bot, screenshot_dir: Path) -> None:
-    page.route(f"{PORTAL_ORIGIN}/", lambda route: route.fulfill(
-        content_type="text/html", body=portal_page(bot, 'data-language="zh" data-title="合作伙伴支持"')))
-    page.goto(f"{PORTAL_ORIGIN}/")
+    url = f"{portal_origin(bot)}/portal.html"
+    page.route(url, lambda route: route.fulfill(content_type="text/html", body=portal_page(
+        bot, 'data-language="zh" data-title="合作伙伴支持"')))
+    page.goto(url)
     launcher = page.locator(".mpn-launcher")
     expect(launcher).to_have_attribute("aria-expanded", "false")
     expect(page.locator(".mpn-panel")).to_be_hidden()
@@ -324,9 +328,10 @@ def test_embedded_on_an_allowed_origin(page: Page, bot: Bot, screenshot_dir: Pat
 
 
 def test_embedded_on_an_unlisted_origin_is_refused(page: Page, bot: Bot) -> None:
-    page.route(f"{STRANGER_ORIGIN}/", lambda route: route.fulfill(
+    url = f"{stranger_origin(bot)}/portal.html"
+    page.route(url, lambda route: route.fulfill(
         content_type="text/html", body=portal_page(bot, 'data-language="ja"')))
-    page.goto(f"{STRANGER_ORIGIN}/")
+    page.goto(url)
     page.locator(".mpn-launcher").click()
     box = page.locator("textarea.mpn-input")
     box.fill("こんにちは")

@@ -48,7 +48,8 @@ def test_signature() -> None:
     assert signature_valid(SLACK_SIGNING_SECRET, body, ts, sig, 300)
     assert not signature_valid("another-secret", body, ts, sig, 300)
     assert not signature_valid(SLACK_SIGNING_SECRET, body + b" ", ts, sig, 300)
-    assert not signature_valid(SLACK_SIGNING_SECRET, body, ts, sig[:-1] + "0", 300)
+    flipped = sig[:-1] + ("1" if sig[-1] == "0" else "0")
+    assert not signature_valid(SLACK_SIGNING_SECRET, body, ts, flipped, 300)
     assert not signature_valid(SLACK_SIGNING_SECRET, body, None, sig, 300)
     assert not signature_valid(SLACK_SIGNING_SECRET, body, "yesterday", sig, 300)
     assert not signature_valid(SLACK_SIGNING_SECRET, body, ts, None, 300)
@@ -283,3 +284,12 @@ async def test_replicas_share_dedup_through_redis(
         await settle(a, 1)
         await asyncio.sleep(0.3)
         assert len(a.received) + len(b.received) == 1
+
+
+def test_output_without_a_channel_uses_the_sender_id() -> None:
+    """Rasa's HTTP API (`output_channel=latest`) gives no channel: the sender id has it."""
+    from channels.slack import SlackOutput
+
+    output = SlackOutput(AsyncWebClient(token="x"), None, None)
+    assert output._channel("C123~U456") == "C123"
+    assert output._channel("U456") == "U456"  # a DM: posting to the user id opens it
