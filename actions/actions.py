@@ -379,17 +379,20 @@ class ActionAnswerAccessId(Action):
 
 class ActionClearStaleAnswers(Action):
     """Forgets answers to situation-specific questions before that question is asked
-    again, unless the new message itself gives the answer."""
+    again, unless the new message itself gives the answer.
+
+    A message can name both cases ("relinked a contract with no incidents left"): an
+    expired contract explains the error whether or not it was linked before, so it wins.
+    """
 
     def name(self) -> str:
         return "action_clear_stale_answers"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        events: list[EventType] = [SlotSet("has_membership", None)]
-        if latest_entity(tracker, "contract_state") is None:
-            events.append(SlotSet("contract_state", None))
-        return events
+        states = set(tracker.get_latest_entity_values("contract_state"))
+        contract_state = "expired" if "expired" in states else next(iter(states), None)
+        return [SlotSet("has_membership", None), SlotSet("contract_state", contract_state)]
 
 
 # Which question a bare answer ("ゴールドです") continues, by the current diagnosis.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 import re
@@ -158,6 +159,18 @@ def incoming_text(activity: dict[str, Any]) -> str | None:
     return strip_mentions(activity) or None
 
 
+def teams_markdown(text: str) -> str:
+    """Teams' markdown ignores a single newline: make each one a paragraph break."""
+    return re.sub(r"(?<!\n)\n(?!\n)", "\n\n", text.replace("\r\n", "\n").strip())
+
+
+def card_text(text: str) -> str:
+    """Hero card text takes an HTML subset, not markdown: escaped, `<br>` for newlines,
+    `**bold**` as `<b>`."""
+    escaped = html.escape(text.replace("\r\n", "\n").strip(), quote=False)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escaped).replace("\n", "<br>")
+
+
 def hero_card(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     """A hero card whose buttons Teams can click: `messageBack` shows the title in the chat
     and sends the payload (text and value); URL payloads open the page."""
@@ -171,7 +184,7 @@ def hero_card(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
             actions.append({"type": "messageBack", "title": title, "displayText": title,
                             "text": payload, "value": {"payload": payload}})
     return {"contentType": "application/vnd.microsoft.card.hero",
-            "content": {"text": text, "buttons": actions}}
+            "content": {"text": card_text(text), "buttons": actions}}
 
 
 def retry_delay(retry_after: str | None, attempt: int) -> float:
@@ -395,7 +408,7 @@ class TeamsOutput(BotFramework):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         # One message, not one per paragraph: fewer activities, fewer 429s.
         await self.send(self.prepare_message(
-            recipient_id, {"text": text, "textFormat": "markdown"}))
+            recipient_id, {"text": teams_markdown(text), "textFormat": "markdown"}))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any

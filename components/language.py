@@ -6,10 +6,10 @@ and the conversation keeps its language.
 
 Which Han characters are "only Japanese" or "only Chinese" is read off the standard
 character sets through Python's codecs, not a hand-written table: a character in JIS
-(cp932) but in neither GB2312 nor Big5 is a Japanese form (権, 済, 覧); one in GB2312 only
-is a simplified form (权, 这, 访); one in Big5 only is a traditional form (閱). Traditional
-forms that JIS also contains (們, 這, 權) are listed explicitly, since modern Japanese does
-not write them.
+(cp932) but in neither GB2312 nor Big5 is a Japanese form (権, 済, 覧); one in GB2312 or
+Big5 but not in JIS is Chinese (权, 这, 访 simplified; 閱 traditional; 哪, 查 both).
+Traditional forms that JIS also contains (們, 這, 權) are listed explicitly, since modern
+Japanese does not write them.
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ def han_evidence(char: str) -> Language | None:
     jis, gb, big5 = (_encodable(char, codec) for codec in ("cp932", "gb2312", "big5"))
     if jis and not gb and not big5:
         return "ja"
-    if gb and not jis and not big5:
-        return "zh"
-    if big5 and not jis and not gb:
+    if not jis and (gb or big5):
         return "zh"
     return None
 
@@ -86,14 +84,19 @@ def detect_language(text: str) -> Language | None:
     return None
 
 
-def fold_char(char: str) -> str:
-    """Width and case folding that keeps one character per character, so offsets hold."""
+def fold_width_char(char: str) -> str:
+    """Width folding (ＩＤ → ID, ｱ → ア) that keeps one character per character."""
     folded = unicodedata.normalize("NFKC", char)
-    return folded.lower() if len(folded) == 1 else char.lower()
+    return folded if len(folded) == 1 else char
+
+
+def fold_width(text: str) -> str:
+    return "".join(fold_width_char(char) for char in text)
 
 
 def fold(text: str) -> str:
-    return "".join(fold_char(char) for char in text)
+    """Width and case folding; offsets into the original text still hold."""
+    return fold_width(text).lower()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,18 @@ _RUN = re.compile(
     r"(?P<latin>[0-9a-z]+(?:[.'\-+&][0-9a-z]+)*)"
     r"|(?P<cjk>[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006\u30fc]+)"
 )
+
+
+# Words inside a Latin run written without spaces: "AccessID" → Access, ID;
+# "Office365" → Office, 365.
+_LATIN_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def latin_words(width_folded: str, run: Run) -> Iterator[tuple[int, int]]:
+    """Offsets of the words of a Latin run, split at case and digit changes; joiners
+    such as "-" in "on-prem" are dropped like spaces."""
+    for match in _LATIN_WORD.finditer(width_folded, run.start, run.end):
+        yield match.start(), match.end()
 
 
 def script_runs(folded: str) -> Iterator[Run]:

@@ -29,7 +29,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sudachipy import dictionary as sudachi_dictionary
 from sudachipy import tokenizer as sudachi_tokenizer
 
-from components.language import Language, detect_language, fold, script_runs
+from components.language import Language, detect_language, fold_width, latin_words, script_runs
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +132,15 @@ class LanguageAwareTokenizer(Tokenizer):
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         original = (message.get(attribute) or "")[: self._config["max_chars"]]
-        folded = fold(original)
+        width_folded = fold_width(original)
+        folded = width_folded.lower()
         language = self.segmentation_language(message, original) if attribute == TEXT else "zh"
         tokens: list[Token] = []
         for run in script_runs(folded):
             if run.kind == "latin":
-                tokens.append(
-                    Token(original[run.start : run.end], run.start, run.end,
-                          lemma=folded[run.start : run.end])
+                tokens.extend(
+                    Token(original[start:end], start, end, lemma=folded[start:end])
+                    for start, end in latin_words(width_folded, run)
                 )
             elif language == "ja":
                 tokens.extend(self._sudachi_tokens(original, folded, run.start, run.end))

@@ -339,3 +339,19 @@ async def test_bare_answer_with_nothing_to_continue_asks_to_rephrase(domain_dict
     messages, _, _ = await run(bot_actions.ActionHandleAnswer(), make_tracker(intent="deny"),
                                domain_dict)
     assert messages[0]["response"] == "utter_default"
+
+
+@pytest.mark.parametrize(
+    ("entities", "expected"),
+    [
+        ([], None),  # an answer from an earlier question is forgotten
+        ([{"entity": "contract_state", "value": "linked"}], "linked"),
+        ([{"entity": "contract_state", "value": "linked"},
+          {"entity": "contract_state", "value": "expired"}], "expired"),
+    ],
+)
+async def test_stale_answers_are_cleared_and_conflicts_settled(entities, expected, domain_dict) -> None:
+    tracker = make_tracker({"contract_state": "linked", "has_membership": "yes"},
+                           intent="report_access_id_associated", entities=entities)
+    _, _, slots = await run(bot_actions.ActionClearStaleAnswers(), tracker, domain_dict)
+    assert slots == {"has_membership": None, "contract_state": expected}

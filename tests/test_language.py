@@ -20,6 +20,7 @@ from components.redaction import mask_ids
         ("我們的權益看不到", "zh"),  # traditional characters
         ("訪問ID已關聯", "zh"),
         ("閱讀", "zh"),
+        ("請問剩餘的支援事件數在哪裡查看？", "zh"),  # 哪 and 查 are not in JIS
         ("Azureでaccess IDのエラー", "ja"),  # mixed Japanese/English
         ("Azure门户里link support benefits报错", "zh"),  # mixed Chinese/English
         ("打开后显示「このアクションに対して承認されていない」怎么办", "zh"),  # quoted paste
@@ -72,3 +73,13 @@ def test_script_runs_split_latin_inside_cjk_and_drop_spaces() -> None:
 )
 def test_mask_ids(text: str, masked: str) -> None:
     assert mask_ids(text) == masked
+
+
+@pytest.mark.parametrize(("language", "other"), [("ja", "zh"), ("zh", "ja")])
+def test_no_example_is_ever_detected_as_the_other_language(language: str, other: str) -> None:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    for source in (f"data/nlu/{language}", f"tests/nlu/heldout_{language}.yml"):
+        examples = load_data(source).intent_examples
+        wrong = [e.get("text") for e in examples if detect_language(e.get("text")) == other]
+        assert not wrong, f"{source}: {wrong[:5]}"

@@ -159,7 +159,7 @@ def check_response_languages(src: Sources) -> Iterator[Problem]:
             language = _language_of_variation(variation)
             found.setdefault(language, item_line(variations, index))
             if _wrong_language(variation.get("text"), language):
-                yield Problem("response-languages", path, item_line(variations, index),
+                yield Problem("response-languages", path, key_line(variation, "text"),
                               f"response '{name}': the {language} variation is not written "
                               f"in {language}")
         for language in src.project.languages:
@@ -271,7 +271,7 @@ def check_entity_values(src: Sources) -> Iterator[Problem]:
                               f"annotated {name} value '{value}' is not one of "
                               f"{', '.join(sorted(values[name]))}")
 
-    for name, (path, line, variations) in src.responses.items():
+    for name, (path, _, variations) in src.responses.items():
         for variation in variations or []:
             for button in (variation or {}).get("buttons") or []:
                 match = PAYLOAD.match(str(button.get("payload", "")))
@@ -334,6 +334,31 @@ def check_diagnosis_ids(src: Sources) -> Iterator[Problem]:
 
 
 # ---------------------------------------------------------------- all together
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RASA_MESSAGE = re.compile(r"(?:UserWarning: |\bERROR\s+\S+\s+-\s+|InvalidDomain: |"
+                          r"YamlValidationException: |Exception: )(?P<message>.+)")
+QUOTED_NAME = re.compile(r"'([^'\s]+)'")
+
+
+def rasa_problems(project: Project, output: str) -> list[str]:
+    """Rasa's validation messages, each with the first file:line that holds the name it
+    quotes (Rasa names the intent or action, not where it is)."""
+    files = yaml_files(project.data) + yaml_files(project.domain)
+    texts = {path: path.read_text(encoding="utf-8").splitlines() for path in files}
+    shown = []
+    for raw in ANSI.sub("", output).splitlines():
+        match = RASA_MESSAGE.search(raw)
+        if not match:
+            continue
+        message = match.group("message").strip()
+        where = next((f"{project.rel(path)}:{n + 1}: " for name in QUOTED_NAME.findall(message)
+                      for path, lines in texts.items()
+                      for n, line in enumerate(lines) if re.search(
+                          rf"(?<![\w-]){re.escape(name)}(?![\w-])", line)), "")
+        shown.append(f"{where}[rasa] {message}")
+    return shown or ANSI.sub("", output).splitlines()[-30:]
+
 
 def run_checks(project: Project, min_examples: int = DEFAULT_MIN_EXAMPLES,
                threshold: float = DEFAULT_THRESHOLD) -> list[Problem]:

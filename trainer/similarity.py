@@ -37,6 +37,10 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+def similar(a: str, b: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    return normalise(a) == normalise(b) or jaccard(trigrams(a), trigrams(b)) >= threshold
+
+
 @dataclass(frozen=True)
 class Match(Generic[T]):
     item: T

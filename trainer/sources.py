@@ -21,7 +21,6 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from trainer.project import Project
 
-
 # Rasa's annotation syntax, [text](entity:value) | [text]{"entity": ..} | [text][{..}, {..}],
 # as in rasa.shared.nlu.training_data.entities_parser (importing that pulls in TensorFlow).
 ENTITY_REGEX = re.compile(

@@ -57,7 +57,9 @@
       close: "关闭聊天",
     },
   };
-  var HTML_LANG = { ja: "ja", zh: "zh-Hans" }; // zh-Hans: Simplified glyphs, not Japanese ones
+  // zh-Hans: Simplified glyphs, not Japanese ones. "en": Latin-only user text, typically a
+  // pasted English portal message ("You are not authorized to perform this action").
+  var HTML_LANG = { ja: "ja", zh: "zh-Hans", en: "en" };
   var KANA = /[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]/;
   var HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/;
   // A Markdown link [label](url) or a bare http(s) URL. Bare URLs stop at whitespace and at
@@ -148,13 +150,22 @@
     parent.append(text.slice(last));
   }
 
+  /** Whether a message has anything to show (a bare custom payload, e.g. the hand-off
+   * summary's JSON for agents, has not). */
+  function visible(m) {
+    return Boolean(m && (typeof m.text === "string" && m.text ||
+      Array.isArray(m.buttons) && m.buttons.length ||
+      m.custom && typeof m.custom.text === "string" ||
+      typeof m.image === "string" && /^https?:\/\//.test(m.image)));
+  }
+
   function Chat(host, mode) {
     this.mode = mode;
     this.lang = pickLanguage();
     var saved = load(storeKey) || {};
     var known = typeof saved.sender === "string";
     this.sender = known ? saved.sender : newSender();
-    this.messages = Array.isArray(saved.messages) ? saved.messages : [];
+    this.messages = Array.isArray(saved.messages) ? saved.messages.filter(visible) : [];
     this.convLang = saved.convLang || this.lang; // language the bot last answered in
     this.pending = 0;
     this.epoch = 0; // bumped on restart: replies for an old conversation are dropped
@@ -262,9 +273,10 @@
 
   /* Enter sends, Shift+Enter is a newline, and no Enter that confirms an IME conversion
    * ever sends: Chrome/Firefox flag that keydown with isComposing (keyCode 229); Safari
-   * fires compositionend *before* the confirming keydown, which then looks like a plain
-   * Enter. So a composition that just ended also blocks Enter until that key's keyup (or
-   * a moment later when the composition ended without a key, e.g. by a click). */
+   * fires compositionend *before* the confirming keydown, which then can look like a plain
+   * Enter. So a composition that just ended also blocks Enter until the next keyup (the
+   * confirming key's own), or for a second when it ended without a key (a click on a
+   * candidate): erring towards "press Enter again", never towards sending early. */
   Chat.prototype.bindKeys = function () {
     var self = this;
     var input = this.input;
@@ -276,10 +288,10 @@
       composing = false;
       justComposed = true;
       clearTimeout(timer);
-      timer = setTimeout(function () { justComposed = false; }, 100);
+      timer = setTimeout(function () { justComposed = false; }, 1000);
     });
-    input.addEventListener("keyup", function (e) {
-      if (e.key === "Enter" && !composing) { justComposed = false; }
+    input.addEventListener("keyup", function () {
+      if (!composing) { justComposed = false; }
     });
     input.addEventListener("keydown", function (e) {
       if (e.key !== "Enter" || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
@@ -344,15 +356,23 @@
     // Bot replies in Japanese always carry kana; Han alone then means Chinese. A user's
     // Han-only text (e.g. "契約ID") could be either: keep the conversation's language.
     if (role === "bot" && HAN.test(text)) return "zh";
+    if (role === "user" && !HAN.test(text) && /[A-Za-z]/.test(text)) return "en";
     return this.convLang;
   };
 
   Chat.prototype.renderMessage = function (m) {
     var self = this;
     var lang = this.langOf(m.text || "", m.role);
-    if (m.role === "bot" && m.text) this.convLang = lang;
     var row = el("div", "mpn-msg mpn-" + m.role + (m.failed ? " mpn-failed" : ""));
     row.lang = HTML_LANG[lang];
+    if (m.role === "bot" && m.text) {
+      this.convLang = lang;
+      // The bot's answer tells how it read the user's ambiguous (Han-only) message.
+      if (this.ambiguous) this.ambiguous.lang = row.lang;
+      this.ambiguous = null;
+    } else if (m.role === "user") {
+      this.ambiguous = HAN.test(m.text || "") && !KANA.test(m.text || "") ? row : null;
+    }
     row.append(el("span", "mpn-sr", this.t(m.role === "user" ? "you" : "bot")));
     if (m.text) {
       var bubble = el("div", "mpn-bubble");
@@ -412,6 +432,7 @@
   Chat.prototype.renderAll = function () {
     this.log.textContent = "";
     this.convLang = this.lang; // replayed from the start: bot replies set it as they come
+    this.ambiguous = null;
     if (!this.messages.length) {
       var welcome = el("div", "mpn-msg mpn-bot mpn-welcome");
       welcome.lang = HTML_LANG[this.lang];
@@ -460,7 +481,7 @@
       .then(function (body) {
         if (!body || epoch !== self.epoch || self.pending) return;
         if (!Array.isArray(body.messages) || !body.messages.length) return;
-        self.messages = body.messages;
+        self.messages = body.messages.filter(visible);
         self.renderAll();
         self.save();
       })
@@ -497,10 +518,9 @@
       return self.post(payload).then(function (replies) {
         if (epoch !== self.epoch) return;
         replies.forEach(function (r) {
-          if (r && (r.text || r.buttons || r.custom || r.image)) {
-            self.add({ role: "bot", text: r.text, buttons: r.buttons, custom: r.custom,
-              image: r.image });
-          }
+          var m = r && { role: "bot", text: r.text, buttons: r.buttons, custom: r.custom,
+            image: r.image };
+          if (visible(m)) self.add(m);
         });
       }, function (err) {
         if (epoch !== self.epoch) return;

@@ -3,20 +3,25 @@
 Chromium comes from Debian (`apt-get install chromium`), never from Playwright's own
 download. `model_path` comes from tests/conftest.py; MPN_BROWSER_MODEL=<path> overrides
 it (handy while developing the widget against a throwaway model).
+
+`bot` here replaces tests/conftest.py's for these tests: its own Rasa (own SQLite tracker
+store) with the portal's origin in its CORS list, which the last test stops and restarts.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from scripts.serve import ROOT, Bot
+from scripts.serve import ROOT, Bot, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags that keep a headless Chromium off the network and quiet (no sync, updates, QUIC).
@@ -26,19 +31,54 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 API_TOKEN = "browser-tests-token"
-# The tests embed the widget in pages they serve themselves (page.route) on other origins.
-# Both are loopback hosts: Chromium refuses a public page's requests to loopback (Private
-# Network Access), whatever CORS says. "localhost" is another origin than "127.0.0.1".
 
 
-def portal_origin(bot: Bot) -> str:
-    """An origin listed in the bot's CORS origins (as CORS_ORIGINS lists a portal's)."""
-    return f"http://localhost:{bot.rasa_port}"
+class Portal:
+    """A real HTTP server for host pages that embed the widget from another origin.
+
+    The same server is two origins: http://127.0.0.1:PORT is listed in the bot's CORS
+    origins (as CORS_ORIGINS would list a partner portal), http://localhost:PORT is not.
+    (Pages faked with page.route would not do: Chromium treats them as public pages and
+    refuses their requests to loopback addresses whatever CORS says.)
+    """
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def listed_origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def unlisted_origin(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def stranger_origin(bot: Bot) -> str:
-    """An origin not listed."""
-    return f"http://localhost:{bot.actions_port}"
+@pytest.fixture(scope="session")
+def portal() -> Iterator[Portal]:
+    server = Portal()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +102,12 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def bot(request: pytest.FixtureRequest) -> Iterator[Bot]:
+def bot(request: pytest.FixtureRequest, portal: Portal) -> Iterator[Bot]:
     """One action server + Rasa server (SQLite tracker store) for the whole session."""
     override = os.environ.get("MPN_BROWSER_MODEL")
     model = Path(override) if override else Path(request.getfixturevalue("model_path"))
     running = Bot(model=model, api_token=API_TOKEN)
-    running.cors = f"{running.url} {portal_origin(running)}"
+    running.cors = f"{running.url} {portal.listed_origin}"
     try:
         running.start()
     except Exception:

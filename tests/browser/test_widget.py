@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from scripts.serve import Bot
-from tests.browser.conftest import API_TOKEN, portal_origin, stranger_origin
+from tests.browser.conftest import API_TOKEN, Portal
 
 pytestmark = pytest.mark.browser
 
@@ -234,7 +234,8 @@ def test_rendering_links_newlines_typing(page: Page, bot: Bot, screenshot_dir: P
             "[比較表](https://partner.microsoft.com/plans) / javascript:alert(1) / <b>太字</b>")
     replies = [{"recipient_id": "x", "text": text,
                 "buttons": [{"title": "できました", "payload": '/guide_next{"step": 2}'}]},
-               {"recipient_id": "x", "custom": {"text": "担当者に引き継ぎます", "summary": {}}}]
+               {"recipient_id": "x", "custom": {"text": "担当者に引き継ぎます", "summary": {}}},
+               {"recipient_id": "x", "custom": {"handoff": {"diagnosis": "not_authorized"}}}]
     pending[0].fulfill(json=replies)
     wait_idle(page)
     bubble = page.locator(".mpn-bot:not(.mpn-welcome) .mpn-bubble").first
@@ -246,6 +247,7 @@ def test_rendering_links_newlines_typing(page: Page, bot: Bot, screenshot_dir: P
                      ["https://partner.microsoft.com/plans", "_blank", "noopener noreferrer"]]
     assert bubble.locator("b").count() == 0
     expect(page.locator(".mpn-custom")).to_have_text("担当者に引き継ぎます")
+    expect(page.locator(".mpn-bot:not(.mpn-welcome)")).to_have_count(2)  # bare JSON: not shown
     expect(page.locator(".mpn-choice")).to_have_text("できました")
     shot(page, screenshot_dir, "rendering")
 
@@ -279,8 +281,8 @@ def test_keyboard_and_narrow_screen(page: Page, bot: Bot, screenshot_dir: Path) 
     assert page.locator(".mpn-panel").evaluate("p => p.scrollWidth <= p.clientWidth")
     # Tab reaches every control in order; buttons work from the keyboard.
     page.locator(".mpn-lang[lang=ja]").focus()
-    seen = []
-    for _ in range(8):
+    seen: list[str] = []
+    while "mpn-send" not in seen and len(seen) < 40:
         seen.append(page.evaluate("""() => {
             const host = document.activeElement;
             const inner = host && host.shadowRoot && host.shadowRoot.activeElement;
@@ -299,17 +301,18 @@ def test_keyboard_and_narrow_screen(page: Page, bot: Bot, screenshot_dir: Path) 
     shot(page, screenshot_dir, "narrow-360")
 
 
-def portal_page(bot: Bot, attrs: str) -> str:
+def portal_page(bot: Bot, attrs: str = "", config: str = "") -> str:
+    """A partner portal page: one <script> tag, configured by data-* or window.MPNChat."""
+    setup = f"<script>window.MPNChat = {config};</script>" if config else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Portal</title>'
-            f'</head><body><h1>Partner portal</h1><script src="{bot.url}/webhooks/web/widget.js" '
-            f'{attrs} defer></script></body></html>')
+            f'</head><body><h1>Partner portal</h1>{setup}'
+            f'<script src="{bot.url}/webhooks/web/widget.js" {attrs} defer></script></body></html>')
 
 
-def test_embedded_on_an_allowed_origin(page: Page, bot: Bot, screenshot_dir: Path) -> None:
-    url = f"{portal_origin(bot)}/portal.html"
-    page.route(url, lambda route: route.fulfill(content_type="text/html", body=portal_page(
-        bot, 'data-language="zh" data-title="合作伙伴支持"')))
-    page.goto(url)
+def test_embedded_on_an_allowed_origin(page: Page, bot: Bot, portal: Portal,
+                                       screenshot_dir: Path) -> None:
+    portal.pages["/zh.html"] = portal_page(bot, 'data-language="zh" data-title="合作伙伴支持"')
+    page.goto(f"{portal.listed_origin}/zh.html")
     launcher = page.locator(".mpn-launcher")
     expect(launcher).to_have_attribute("aria-expanded", "false")
     expect(page.locator(".mpn-panel")).to_be_hidden()
@@ -327,12 +330,14 @@ def test_embedded_on_an_allowed_origin(page: Page, bot: Bot, screenshot_dir: Pat
     expect(launcher).to_be_focused()
 
 
-def test_embedded_on_an_unlisted_origin_is_refused(page: Page, bot: Bot) -> None:
-    url = f"{stranger_origin(bot)}/portal.html"
-    page.route(url, lambda route: route.fulfill(
-        content_type="text/html", body=portal_page(bot, 'data-language="ja"')))
-    page.goto(url)
+def test_embedded_on_an_unlisted_origin_is_refused(page: Page, bot: Bot,
+                                                   portal: Portal) -> None:
+    """Rasa's CORS lists origins (--cors, CORS_ORIGINS), not "*": others get no reply."""
+    portal.pages["/ja.html"] = portal_page(
+        bot, config=json.dumps({"serverUrl": bot.url, "language": "ja", "title": "MPN サポート"}))
+    page.goto(f"{portal.unlisted_origin}/ja.html")
     page.locator(".mpn-launcher").click()
+    expect(page.locator(".mpn-title")).to_have_text("MPN サポート")
     box = page.locator("textarea.mpn-input")
     box.fill("こんにちは")
     box.press("Enter")

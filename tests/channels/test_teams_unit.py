@@ -23,6 +23,7 @@ from channels.teams import (
     retry_delay,
     sender_key,
     strip_mentions,
+    teams_markdown,
 )
 from tests.channels.conftest import serve_channel, teams_env
 from tests.channels.fakes import (
@@ -122,11 +123,17 @@ def test_hero_card_buttons_are_clickable() -> None:
                                {"title": "記事", "payload": "https://learn.microsoft.com/x"}])
     assert card["contentType"] == "application/vnd.microsoft.card.hero"
     assert card["content"]["text"] == "手順 1"
+    assert hero_card("**手順 1/3**\n<アカウント> & 確認", [])["content"]["text"] == (
+        "<b>手順 1/3</b><br>&lt;アカウント&gt; &amp; 確認")
     done, link = card["content"]["buttons"]
     assert done == {"type": "messageBack", "title": "できました", "displayText": "できました",
                     "text": '/guide_next{"step": 1}',
                     "value": {"payload": '/guide_next{"step": 1}'}}
     assert link == {"type": "openUrl", "title": "記事", "value": "https://learn.microsoft.com/x"}
+
+
+def test_text_newlines_survive_teams_markdown() -> None:
+    assert teams_markdown("一行目\n二行目\n\n段落\r\n") == "一行目\n\n二行目\n\n段落"
 
 
 def test_retry_delay() -> None:
