@@ -369,7 +369,7 @@ class ActionAnswerAccessId(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        state = tracker.get_slot("contract_state")
+        state = stated_contract_state(tracker) or tracker.get_slot("contract_state")
         if state in ("linked", "expired"):
             dispatcher.utter_message(response=f"utter_access_id_{state}")
             return [SlotSet("diagnosis", f"access_id_already_associated_{state}")]
@@ -377,22 +377,28 @@ class ActionAnswerAccessId(Action):
         return [SlotSet("diagnosis", "access_id_already_associated")]
 
 
-class ActionClearStaleAnswers(Action):
-    """Forgets answers to situation-specific questions before that question is asked
-    again, unless the new message itself gives the answer.
+def stated_contract_state(tracker: Tracker) -> str | None:
+    """The contract state the latest message states, if any.
 
     A message can name both cases ("relinked a contract with no incidents left"): an
     expired contract explains the error whether or not it was linked before, so it wins.
+    (Rasa's slot filling keeps the last entity, which would be "linked" there.)
     """
+    states = set(tracker.get_latest_entity_values("contract_state"))
+    return "expired" if "expired" in states else next(iter(states), None)
+
+
+class ActionClearStaleAnswers(Action):
+    """Forgets answers to situation-specific questions before that question is asked
+    again, unless the new message itself gives the answer."""
 
     def name(self) -> str:
         return "action_clear_stale_answers"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        states = set(tracker.get_latest_entity_values("contract_state"))
-        contract_state = "expired" if "expired" in states else next(iter(states), None)
-        return [SlotSet("has_membership", None), SlotSet("contract_state", contract_state)]
+        return [SlotSet("has_membership", None),
+                SlotSet("contract_state", stated_contract_state(tracker))]
 
 
 # Which question a bare answer ("ゴールドです") continues, by the current diagnosis.

@@ -6,17 +6,27 @@ these classes read the environment themselves:
 - TRACKER_DB_URL: SQLAlchemy URL of the tracker store, e.g.
   postgresql://user:pass@db:5432/rasa. Default: sqlite:///rasa.db (a file, no server).
 - REDIS_URL: redis://host:port/db of the lock store, required with more than one Rasa
-  replica. Default: in-memory locks (one process).
+  replica. Default: in-memory locks (one process). REDIS_KEY_PREFIX (alphanumeric)
+  separates several bots on one Redis.
+
+Rasa's RedisLockStore changes a conversation's lock by reading it, changing it in Python
+and writing it back. Two replicas doing that at the same moment overwrite each other's
+ticket (measured: 4 clients issuing 800 tickets left 262), so both may process the same
+conversation at once and one of the turns is lost from the SQL tracker store.
+AtomicRedisLockStore makes every change one optimistic Redis transaction.
 
 User messages are stored with Access/Contract-ID-like strings masked.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
@@ -26,6 +36,8 @@ from sqlalchemy.engine import make_url
 from components.redaction import mask_ids
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///rasa.db"
+T = TypeVar("T")
+_DELETE = object()
 
 
 class EnvTrackerStore(SQLTrackerStore):
@@ -54,15 +66,78 @@ class EnvTrackerStore(SQLTrackerStore):
         await super().save(tracker)
 
 
+class AtomicRedisLockStore(RedisLockStore):
+    """RedisLockStore whose lock changes are atomic across processes (WATCH/MULTI/EXEC)."""
+
+    def _change(self, conversation_id: str,
+                change: Callable[[TicketLock | None], tuple[Any, T]]) -> T:
+        """Applies `change` to the stored lock; it returns (lock to store, or _DELETE, or
+        None for no write; result). Retried when another process changed the lock."""
+        from redis.exceptions import WatchError
+
+        key = self.key_prefix + conversation_id
+        with self.red.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    lock = TicketLock.from_dict(json.loads(raw)) if raw else None
+                    new_lock, result = change(lock)
+                    pipe.multi()
+                    if new_lock is _DELETE:
+                        pipe.delete(key)
+                    elif new_lock is not None:
+                        pipe.set(key, new_lock.dumps())
+                    pipe.execute()
+                    return result
+                except WatchError:
+                    continue
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def issue(lock: TicketLock | None) -> tuple[TicketLock, int]:
+            lock = lock or self.create_lock(conversation_id)
+            return lock, lock.issue_ticket(lock_lifetime)
+
+        try:
+            return self._change(conversation_id, issue)
+        except Exception as error:  # same contract as LockStore.issue_ticket
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    def update_lock(self, conversation_id: str) -> None:
+        def update(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
+            if lock:
+                lock.remove_expired_tickets()
+            return lock, None
+
+        self._change(conversation_id, update)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        def finish(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
+            if lock:
+                lock.remove_ticket_for(ticket_number)
+            return lock, None
+
+        self._change(conversation_id, finish)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        def release(lock: TicketLock | None) -> tuple[Any, None]:
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return (lock if lock.is_someone_waiting() else _DELETE), None
+
+        self._change(conversation_id, release)
+
+
 class EnvLockStore(LockStore):
-    """Becomes a RedisLockStore when REDIS_URL is set, else an InMemoryLockStore."""
+    """Becomes an AtomicRedisLockStore when REDIS_URL is set, else an InMemoryLockStore."""
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             return InMemoryLockStore()
         url = make_url(redis_url)
-        return RedisLockStore(
+        return AtomicRedisLockStore(
             host=url.host or "localhost",
             port=url.port or 6379,
             db=int(url.database or 0),

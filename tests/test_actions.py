@@ -230,6 +230,14 @@ async def test_access_id_cases(state, response, diagnosis, domain_dict) -> None:
     assert slots["diagnosis"] == diagnosis
 
 
+async def test_a_message_naming_both_cases_is_the_expired_case(domain_dict) -> None:
+    both = [{"entity": "contract_state", "value": "expired"},
+            {"entity": "contract_state", "value": "linked"}]
+    tracker = make_tracker({"contract_state": "linked"}, entities=both)
+    messages, _, slots = await run(bot_actions.ActionAnswerAccessId(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_access_id_expired"
+
+
 @pytest.mark.parametrize(
     ("slots", "first_response", "guide"),
     [

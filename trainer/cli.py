@@ -119,31 +119,29 @@ def _path(project: Project, path: Path) -> Path:
 
 
 def run_validate(project: Project, args: argparse.Namespace) -> int:
-    from trainer.checks import run_checks
+    from trainer.checks import rasa_problems, run_checks
 
     print("Project checks:", flush=True)
     problems = run_checks(project, min_examples=args.min_examples, threshold=args.similarity)
     for problem in problems:
         print(problem.render(project))
-    ok = not problems
+    rasa_ok = True
     if not args.skip_rasa:
         print("rasa data validate --fail-on-warning (about a minute)…", flush=True)
         code, output = run_quiet(rasa_command(
             "data", "validate", "--fail-on-warning", "--domain", project.rel(project.domain),
             "--data", project.rel(project.data), "--config", project.rel(project.config)),
             project)
-        if code == 0:
-            print("  ok   rasa data validate")
-        else:
-            from trainer.checks import rasa_problems
-
-            print("  FAIL rasa data validate:")
+        rasa_ok = code == 0
+        print("  ok   rasa data validate" if rasa_ok else "  FAIL rasa data validate:")
+        if not rasa_ok:
             print("\n".join(rasa_problems(project, output)))
-            ok = False
-    print("Validation passed." if ok else
-          f"Validation failed: {len(problems)} problems in the project's checks"
-          + ("" if args.skip_rasa or code == 0 else " and Rasa's validation failed") + ".")
-    return 0 if ok else 1
+    if not problems and rasa_ok:
+        print("Validation passed.")
+        return 0
+    print(f"Validation failed: {len(problems)} problems in the project's checks"
+          + ("" if rasa_ok else ", and Rasa's validation failed") + ".")
+    return 1
 
 
 def run_train(project: Project, args: argparse.Namespace) -> int:

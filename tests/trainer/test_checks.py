@@ -153,20 +153,20 @@ def test_each_check_catches_its_broken_fixture(
 
 
 def test_validate_command_runs_rasa_validation_too(fixture_copy: Callable[[], Project]) -> None:
-    """The whole command on the fixture: passes; with a rule naming a response that does not
-    exist, Rasa's validation fails and the message points at the rule."""
-    good = fixture_copy()
-    done = run_trainer(good, "validate", "--min-examples", str(MIN_EXAMPLES))
-    assert done.returncode == 0
-    assert "ok   rasa data validate" in done.stdout and "Validation passed." in done.stdout
-
-    bad = fixture_copy()
-    mutate(bad, "data/rules.yml", "{action: utter_guide_failed}", "{action: utter_nothing}")
-    done = run_trainer(bad, "validate", "--min-examples", str(MIN_EXAMPLES))
+    """The whole command: with a rule naming a response that does not exist, the project's
+    checks pass but Rasa's validation fails, and the message points at the rule."""
+    project = fixture_copy()
+    mutate(project, "data/rules.yml", "{action: utter_guide_failed}", "{action: utter_nothing}")
+    # The response the rule used is now unused: that is the project's own check.
+    done = run_trainer(project, "validate", "--min-examples", str(MIN_EXAMPLES))
     assert done.returncode == 1
-    line = line_of(bad, "data/rules.yml", "utter_nothing")
+    line = line_of(project, "data/rules.yml", "utter_nothing")
     assert re.search(rf"data/rules.yml:{line}: \[rasa\] .*'utter_nothing'", done.stdout)
-    assert "FAIL rasa data validate" in done.stdout
+    assert "  FAIL rasa data validate:" in done.stdout
+    assert re.search(r"domain/responses.yml:\d+: \[unused-response\] .*'utter_guide_failed'",
+                     done.stdout)
+    assert "Validation failed: 1 problems in the project's checks, and Rasa's validation " \
+        "failed." in done.stdout
 
 
 def test_shipped_diagnosis_ids_match_the_catalogue() -> None:

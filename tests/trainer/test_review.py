@@ -19,6 +19,7 @@ import pytest
 from scripts.serve import free_port, wait_until_up
 from tests.support.rest import RestClient
 from tests.trainer.conftest import Trained, copy_fixture, run_trainer
+from trainer.cli import main
 from trainer.project import REPO, Project
 from trainer.review import CSV_ENCODING, misunderstood
 from trainer.sources import Sources
@@ -141,8 +142,8 @@ def test_export_finds_the_misunderstood_messages(store: Store, tmp_path: Path) -
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    assert run_trainer(store.project, "review", "export", "--db", store.url,
-                       "--out", str(out)).returncode == 0
+    assert main(["--root", str(store.project.root), "review", "export", "--db", store.url,
+                 "--out", str(out)]) == 0  # in this process: Rasa is loaded already
     again = read_rows(path)
     assert len(again) == len(rows) and again[0]["label"] == "greet"
 
@@ -169,7 +170,8 @@ def test_export_masks_ids_itself(tmp_path: Path) -> None:
         ("zh", "access ID [ID] ???", "ask_entitlement", ["fallback"])]
 
 
-def test_merge_adds_labelled_rows_to_the_right_file(trained: Trained, tmp_path: Path) -> None:
+def test_merge_adds_labelled_rows_to_the_right_file(
+        trained: Trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = copy_fixture(tmp_path / "project", trained.project.root)
     before = {p: p.read_text(encoding="utf-8") for p in project.data.rglob("*.yml")}
     review = project.root / "review"
@@ -221,5 +223,6 @@ def test_merge_adds_labelled_rows_to_the_right_file(trained: Trained, tmp_path: 
             assert lines[int(number) - 1] == f"    - {text}"
 
     # Merging again adds nothing.
-    done = run_trainer(project, "review", "merge", "review/ja.csv")
-    assert "Added 0 examples:" in done.stdout
+    capsys.readouterr()
+    assert main(["--root", str(project.root), "review", "merge", "review/ja.csv"]) == 0
+    assert "Added 0 examples:" in capsys.readouterr().out
