@@ -401,7 +401,14 @@ class ActionClearStaleAnswers(Action):
                 SlotSet("contract_state", stated_contract_state(tracker))]
 
 
-# Which question a bare answer ("ゴールドです") continues, by the current diagnosis.
+# Which question a bare answer ("ゴールドです") continues: the entity it gives decides,
+# else the current diagnosis does.
+FORM_FOR_ENTITY = {
+    "contract_state": "access_id_form",
+    "cloud_route": "cloud_route_form",
+    "competency_kind": "entitlement_form",
+    "support_kind": "entitlement_form",
+}
 FORM_FOR_DIAGNOSIS = {
     "entitlement": "entitlement_form",
     "action_pack_no_cloud": "entitlement_form",
@@ -410,12 +417,21 @@ FORM_FOR_DIAGNOSIS = {
     "access_id_already_associated_linked": "access_id_form",
     "access_id_already_associated_expired": "access_id_form",
 }
-ENTITLEMENT_FACTS = ("membership", "support_kind", "competency_kind")
+
+
+def form_for_answer(tracker: Tracker) -> str | None:
+    for entity, form in FORM_FOR_ENTITY.items():
+        if latest_entity(tracker, entity):
+            return form
+    form = FORM_FOR_DIAGNOSIS.get(tracker.get_slot("diagnosis") or "")
+    if latest_entity(tracker, "membership") and form != "cloud_route_form":
+        return "entitlement_form"  # "and for Silver?" after any other answer
+    return form
 
 
 class ActionHandleAnswer(Action):
     """A bare answer (inform / yes / no / don't know) outside a question: continue what
-    it belongs to — the guide in progress, or the last situation's question."""
+    it belongs to — the guide in progress, or the question the answer fits."""
 
     def name(self) -> str:
         return "action_handle_answer"
@@ -428,12 +444,8 @@ class ActionHandleAnswer(Action):
             guide = load_content().guides[position.guide]
             move = step_done(guide, position) if intent == "affirm" else step_failed(guide, position)
             return apply_move(dispatcher, tracker, move)
-        diagnosis = tracker.get_slot("diagnosis")
-        form = FORM_FOR_DIAGNOSIS.get(diagnosis or "")
-        gives_entitlement_fact = any(latest_entity(tracker, slot) for slot in ENTITLEMENT_FACTS)
-        if intent == "inform" and form is None and gives_entitlement_fact:
-            form = "entitlement_form"
-        if intent == "inform" and form:
+        form = form_for_answer(tracker) if intent == "inform" else None
+        if form:
             return [FollowupAction(form)]
         dispatcher.utter_message(response="utter_default")
         return []

@@ -328,6 +328,12 @@ async def test_session_start_language(metadata, existing, expected, domain_dict)
         ({"diagnosis": "cloud_support_request"}, "inform", [{"entity": "cloud_route", "value": "csp"}],
          "cloud_route_form"),
         ({}, "inform", [{"entity": "support_kind", "value": "cloud"}], "entitlement_form"),
+        ({"diagnosis": "access_id_already_associated_expired"}, "inform",
+         [{"entity": "membership", "value": "silver"}], "entitlement_form"),
+        ({"diagnosis": "cloud_support_request"}, "inform",
+         [{"entity": "membership", "value": "gold"}], "cloud_route_form"),
+        ({"diagnosis": "entitlement"}, "inform", [{"entity": "contract_state", "value": "expired"}],
+         "access_id_form"),
     ],
 )
 async def test_bare_answers_continue_the_last_question(slots, intent, entities, expected,
