@@ -8,6 +8,7 @@ is the tracker's `language` slot, which Rasa fills before any action of the turn
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -214,50 +215,52 @@ class ActionStartGuide(Action):
         return start_guide(dispatcher, tracker, tracker.get_slot("diagnosis") or "")
 
 
-class ActionGuideNext(Action):
+class GuideAction(Action, ABC):
+    """Base of the actions behind the guide buttons: without a guide in progress they
+    say so; otherwise `act` gets the guide and the current position."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        position = position_of(tracker)
+        if position is None:
+            dispatcher.utter_message(response="utter_no_active_guide")
+            return []
+        return self.act(dispatcher, tracker, load_content().guides[position.guide], position)
+
+    @abstractmethod
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
+            position: Position) -> list[EventType]:
+        """The events of this button's move from `position`."""
+
+
+class ActionGuideNext(GuideAction):
     def name(self) -> str:
         return "action_guide_next"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        position = position_of(tracker)
-        if position is None:
-            dispatcher.utter_message(response="utter_no_active_guide")
-            return []
-        guide = load_content().guides[position.guide]
-        return apply_move(dispatcher, tracker,
-                          step_done(guide, position, latest_int_entity(tracker, "step")))
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
+            position: Position) -> list[EventType]:
+        move = step_done(guide, position, latest_int_entity(tracker, "step"))
+        return apply_move(dispatcher, tracker, move)
 
 
-class ActionGuideFailed(Action):
+class ActionGuideFailed(GuideAction):
     def name(self) -> str:
         return "action_guide_failed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        position = position_of(tracker)
-        if position is None:
-            dispatcher.utter_message(response="utter_no_active_guide")
-            return []
-        guide = load_content().guides[position.guide]
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
+            position: Position) -> list[EventType]:
         move = step_failed(guide, position, latest_int_entity(tracker, "step"),
                            latest_int_entity(tracker, "cause"))
         return apply_move(dispatcher, tracker, move)
 
 
-class ActionGuideShowAll(Action):
+class ActionGuideShowAll(GuideAction):
     def name(self) -> str:
         return "action_guide_show_all"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        position = position_of(tracker)
-        if position is None:
-            dispatcher.utter_message(response="utter_no_active_guide")
-            return []
-        content = load_content()
-        presenter = GuidePresenter(content, language_of(tracker))
-        guide = content.guides[position.guide]
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
+            position: Position) -> list[EventType]:
+        presenter = GuidePresenter(load_content(), language_of(tracker))
         dispatcher.utter_message(response="utter_guide_all_steps",
                                  guide_title=guide.title[presenter.language],
                                  steps=presenter.all_steps(guide))
@@ -401,18 +404,19 @@ class ActionClearStaleAnswers(Action):
                 SlotSet("contract_state", stated_contract_state(tracker))]
 
 
-# Which question a bare answer ("ゴールドです") continues: the entity it gives decides,
-# else the current diagnosis does.
+# Which question a bare answer ("ゴールドです") continues: an entity that belongs to one
+# question decides; else the current situation's question does; else entitlement facts
+# ("and for Silver?") reopen the entitlement question.
 FORM_FOR_ENTITY = {
     "contract_state": "access_id_form",
     "cloud_route": "cloud_route_form",
     "competency_kind": "entitlement_form",
-    "support_kind": "entitlement_form",
 }
 FORM_FOR_DIAGNOSIS = {
     "entitlement": "entitlement_form",
     "action_pack_no_cloud": "entitlement_form",
     "cloud_support_request": "cloud_route_form",
+    "no_benefits_yet": "membership_check_form",
     "access_id_already_associated": "access_id_form",
     "access_id_already_associated_linked": "access_id_form",
     "access_id_already_associated_expired": "access_id_form",
@@ -424,8 +428,10 @@ def form_for_answer(tracker: Tracker) -> str | None:
         if latest_entity(tracker, entity):
             return form
     form = FORM_FOR_DIAGNOSIS.get(tracker.get_slot("diagnosis") or "")
-    if latest_entity(tracker, "membership") and form != "cloud_route_form":
-        return "entitlement_form"  # "and for Silver?" after any other answer
+    if latest_entity(tracker, "membership") and form in (None, "access_id_form"):
+        return "entitlement_form"
+    if form is None and latest_entity(tracker, "support_kind"):
+        return "entitlement_form"
     return form
 
 
@@ -509,6 +515,9 @@ class ActionClarify(Action):
         language = language_of(tracker)
         ranking = tracker.latest_message.get("intent_ranking") or []
         candidates = [item["name"] for item in ranking if item.get("name") in CLARIFIABLE_INTENTS]
+        if not candidates:  # nothing plausible to propose: just ask to rephrase
+            dispatcher.utter_message(response="utter_default")
+            return []
         buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}
                    for name in candidates[:CLARIFY_BUTTONS]]
         buttons.append({"title": content.label(language, "ui", "none_of_these"),

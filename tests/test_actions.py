@@ -288,6 +288,14 @@ async def test_clarify_offers_the_likeliest_situations_in_the_users_language(dom
     assert buttons[0]["title"] == CONTENT.label("zh", "intents", "ask_entitlement")
 
 
+async def test_clarify_without_a_plausible_situation_asks_to_rephrase(domain_dict) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 1.0}, {"name": "thank", "confidence": 0.3}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking,
+                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_default"
+
+
 async def test_second_failure_in_a_row_offers_a_person(domain_dict) -> None:
     fallback = {"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     tracker = make_tracker(intent="nlu_fallback", events=[fallback, fallback])
@@ -369,3 +377,12 @@ async def test_stale_answers_are_cleared_and_conflicts_settled(entities, expecte
                            intent="report_access_id_associated", entities=entities)
     _, _, slots = await run(bot_actions.ActionClearStaleAnswers(), tracker, domain_dict)
     assert slots == {"has_membership": None, "contract_state": expected}
+
+
+def test_the_action_server_registers_exactly_the_domains_custom_actions(domain: Domain) -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    custom = {name for name in domain.user_actions if not name.startswith("utter_")}
+    assert set(executor.actions) == custom
