@@ -7,7 +7,7 @@ partner's language instead. The action's events are not applied, so the conversa
 state (e.g. the guide step) is unchanged and the same message works again once the
 action server is back. Form rejections pass through untouched: forms rely on them.
 
-Imported by `components/__init__.py`, i.e. whenever Rasa loads this project's model.
+Installed by `components/message_guard.py`, i.e. whenever Rasa loads this project's model.
 """
 
 from __future__ import annotations

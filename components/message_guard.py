@@ -19,7 +19,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from components import action_guard
+
 TOO_LONG_RESPONSE = "utter_message_too_long"
+
+# The dialogue side of the model loads this module, so the action-failure apology is in
+# place wherever Rasa serves this project's model (see components/action_guard.py).
+action_guard.install()
 
 
 @DefaultV1Recipe.register(

@@ -112,9 +112,8 @@ def code_response_names(project: Project) -> tuple[set[str], set[str]]:
 
 
 def check_unused(src: Sources) -> Iterator[Problem]:
-    steps = [step for _, step in src.story_steps]
-    used_intents = {str(step["intent"]) for step in steps if "intent" in step}
-    used_actions = {str(step["action"]) for step in steps if "action" in step}
+    used_intents = {str(step["intent"]) for step in src.story_steps if "intent" in step}
+    used_actions = {str(step["action"]) for step in src.story_steps if "action" in step}
     for intent, (path, line) in src.intents.items():
         if intent not in used_intents:
             yield Problem("unused-intent", path, line,

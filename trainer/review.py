@@ -153,7 +153,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def export(project: Project, url: str, out: Path, threshold: float) -> dict[str, int]:
     """Writes out/<lang>.csv; rows already in an existing file (and their labels) stay."""
-    print(f"Reading conversations from {url}…", flush=True)
+    from sqlalchemy.engine import make_url
+
+    print(f"Reading conversations from {make_url(url)!r}…", flush=True)  # (password hidden)
     turns = misunderstood(project, url, threshold)
     out.mkdir(parents=True, exist_ok=True)
     added: dict[str, int] = {}

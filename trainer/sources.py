@@ -247,23 +247,23 @@ class Sources:
         return examples
 
     @cached_property
-    def story_steps(self) -> list[tuple[Path, Any]]:
-        """Every step (a mapping) of every rule and story, with its file."""
-        steps: list[tuple[Path, Any]] = []
+    def story_steps(self) -> list[dict[str, Any]]:
+        """Every step (a mapping) of every rule and story, `or:` alternatives included."""
+        steps: list[dict[str, Any]] = []
 
-        def walk(path: Path, items: Any) -> None:
+        def walk(items: Any) -> None:
             for step in items or []:
                 if isinstance(step, dict):
-                    steps.append((path, step))
-                    walk(path, step.get("or"))
+                    steps.append(step)
+                    walk(step.get("or"))
 
-        for path, data in self.data_files:
+        for _, data in self.data_files:
             if isinstance(data, dict):
                 for key in ("rules", "stories"):
                     for flow in data.get(key) or []:
                         if isinstance(flow, dict):
-                            walk(path, flow.get("steps"))
-                            walk(path, flow.get("condition"))
+                            walk(flow.get("steps"))
+                            walk(flow.get("condition"))
         return steps
 
     def content_files(self) -> list[tuple[Path, Any]]:
