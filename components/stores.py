@@ -16,21 +16,29 @@ conversation at once and one of the turns is lost from the SQL tracker store.
 AtomicRedisLockStore makes every change one optimistic Redis transaction.
 
 User messages are stored with Access/Contract-ID-like strings masked.
+
+Rasa 3.6's SQLTrackerStore.session_scope turns *any* ValueError raised while it talks to
+the database into `sys.exit(1)` (it means "schema missing"), so a sender ID that SQLite
+cannot encode (an unpaired surrogate) or PostgreSQL refuses (NUL) stopped the whole
+server from one request. EnvTrackerStore exits only for the missing schema; other errors
+fail that one message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.cli import print_error_and_exit
 from sqlalchemy.engine import make_url
 
 from components.redaction import mask_ids
@@ -55,6 +63,19 @@ class EnvTrackerStore(SQLTrackerStore):
             event_broker=event_broker,
             query=dict(url.query) or None,
         )
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Generator[Any, None, None]:
+        session = self.sessionmaker()
+        try:
+            try:
+                ensure_schema_exists(session)
+            except ValueError as error:  # the configured POSTGRESQL_SCHEMA does not exist
+                print_error_and_exit(f"Requested PostgreSQL schema '{error}' was not found in "
+                                     "the database. Create it or unset POSTGRESQL_SCHEMA.")
+            yield session
+        finally:
+            session.close()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         for event in tracker.events:
