@@ -15,7 +15,9 @@ ticket (measured: 4 clients issuing 800 tickets left 262), so both may process t
 conversation at once and one of the turns is lost from the SQL tracker store.
 AtomicRedisLockStore makes every change one optimistic Redis transaction.
 
-User messages are stored with Access/Contract-ID-like strings masked.
+User messages are stored with Access/Contract-ID-like strings masked, and so is every log
+line of the Rasa server once the store is created (Rasa logs a message's text when its
+processing fails, and everywhere with --debug).
 
 Rasa 3.6's SQLTrackerStore.session_scope turns *any* ValueError raised while it talks to
 the database into `sys.exit(1)` (it means "schema missing"), so a sender ID that SQLite
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -48,9 +51,34 @@ T = TypeVar("T")
 _DELETE = object()
 
 
+class MaskIdsInLogs(logging.Filter):
+    """Replaces Access/Contract-ID-like strings in a log record's final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's problem, not ours
+            return True
+        masked = mask_ids(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_ids_in_logs() -> None:
+    """Adds the filter to every handler (Rasa's structlog output ends in these too)."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in
+                                      ("sanic.root", "sanic.error", "sanic.access", "rasa"))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, MaskIdsInLogs) for f in handler.filters):
+                handler.addFilter(MaskIdsInLogs())
+
+
 class EnvTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Domain | None = None, host: str | None = None,
                  event_broker: Any = None, **kwargs: Any) -> None:
+        mask_ids_in_logs()
         url = make_url(os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL)
         super().__init__(
             domain=domain,
@@ -63,6 +91,33 @@ class EnvTrackerStore(SQLTrackerStore):
             event_broker=event_broker,
             query=dict(url.query) or None,
         )
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            self._tune_sqlite()
+
+    def _tune_sqlite(self) -> None:
+        """SQLAlchemy 1.4 opens a new SQLite connection per query session, and SQLite's
+        defaults (rollback journal, synchronous=FULL) fsync on every commit: together
+        about a fifth of the server's time per turn (py-spy). A small connection pool, the
+        write-ahead log and synchronous=NORMAL keep commits durable against a crash of
+        the process; a power cut may lose the last turns."""
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        from sqlalchemy.orm import sessionmaker
+        from sqlalchemy.pool import QueuePool
+
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=4,
+                                       connect_args={"check_same_thread": False})
+
+        @event.listens_for(self.engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Any, None, None]:
@@ -156,6 +211,14 @@ class EnvLockStore(LockStore):
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
+            if os.environ.get("SANIC_WORKERS", "1").strip() not in ("", "0", "1"):
+                # Rasa allows several workers with any custom lock store class, but
+                # in-memory locks are per process: one conversation could then be
+                # processed by two workers at once and lose a turn.
+                logging.getLogger(__name__).error(
+                    "SANIC_WORKERS=%s without REDIS_URL: every worker has its own locks, so "
+                    "two messages of one conversation may be processed at once. Set REDIS_URL.",
+                    os.environ["SANIC_WORKERS"])
             return InMemoryLockStore()
         url = make_url(redis_url)
         return AtomicRedisLockStore(
