@@ -41,6 +41,9 @@ class Benchmark:
     train_paths: list[Path] = field(default_factory=list)
     train_description: str = ""
     test_description: str = ""
+    # Slot values of the training split (slot type → values), offered as lookup tables
+    # (RegexFeaturizer features) with --lookups; never taken from the test split.
+    lookups: dict[str, set[str]] = field(default_factory=dict)
     # (label, accuracy %, macro-F1 or None, note)
     references: list[tuple[str, float | None, float | None, str]] = field(default_factory=list)
 
@@ -61,7 +64,31 @@ CAIS_REFERENCES = [
 ]
 
 
-def _cais(split: str) -> list[Example]:
+def _spans(tokens: list[str], tags: list[str], joiner) -> list[tuple[str, str]]:
+    """(slot, value) pairs from BIO/BIOES tags."""
+    spans, current, slot = [], [], None
+    for token, tag in [*zip(tokens, tags, strict=True), ("", "O")]:
+        prefix, _, name = tag.partition("-")
+        if current and (prefix in ("O", "B", "S") or name != slot):
+            spans.append((slot, joiner(current).strip()))
+            current, slot = [], None
+        if prefix in ("B", "S") or (prefix in ("I", "E") and not current):
+            current, slot = [token], name
+        elif prefix in ("I", "E"):
+            current.append(token)
+        if prefix in ("E", "S") and current:
+            spans.append((slot, joiner(current).strip()))
+            current, slot = [], None
+    return spans
+
+
+def _add_lookups(lookups: dict[str, set[str]], spans: list[tuple[str, str]]) -> None:
+    for slot, value in spans:
+        if len(value) >= 2:
+            lookups.setdefault(slot.replace("/", "__"), set()).add(value)
+
+
+def _cais(split: str, lookups: dict[str, set[str]] | None = None) -> list[Example]:
     directory = SHARED / "cais"
     blocks = [b for b in (directory / f"ch.{split}").read_text(encoding="utf-8").split("\n\n")
               if b.strip()]
@@ -72,16 +99,20 @@ def _cais(split: str) -> list[Example]:
         raise ValueError(f"CAIS {split}: {len(blocks)} sentences but {len(intents)} intents")
     examples = []
     for block, intent in zip(blocks, intents, strict=True):
-        characters = [line.rsplit(" ", 1)[0] for line in block.split("\n") if line]
+        pairs = [line.rsplit(" ", 1) for line in block.split("\n") if line]
+        characters = [pair[0] for pair in pairs]
         examples.append(("".join(characters).strip(), intent))
+        if lookups is not None:
+            _add_lookups(lookups, _spans(characters, [pair[1] for pair in pairs], "".join))
     return examples
 
 
 def cais(split: str) -> Benchmark:
     if split not in ("valid", "test"):
         raise ValueError("CAIS splits: valid (tuning) or test (report once)")
+    lookups: dict[str, set[str]] = {}
     return Benchmark(
-        "cais", split, "zh", train=_cais("train"), test=_cais(split),
+        "cais", split, "zh", train=_cais("train", lookups), test=_cais(split), lookups=lookups,
         train_description="ch.train", test_description=f"ch.{split}",
         references=CAIS_REFERENCES if split == "test" else [],
     )
@@ -132,19 +163,28 @@ def join_words(text: str) -> str:
     return out
 
 
-def _xsid(language: str, split: str) -> list[Example]:
+def _xsid(language: str, split: str, lookups: dict[str, set[str]] | None = None) -> list[Example]:
     path = SHARED / "xsid-0.7" / f"{language}.{split}.conll"
     examples = []
     text = intent = None
+    tokens: list[str] = []
+    tags: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
         if line.startswith("# text = "):
             text = line[len("# text = "):]
         elif line.startswith("# intent = "):
             intent = line[len("# intent = "):].strip()
+        elif line.strip() and not line.startswith("#"):
+            columns = line.split("\t")
+            tokens.append(columns[1])
+            tags.append(columns[-1].strip())
         elif not line.strip():
             if text is not None and intent is not None:
                 examples.append((join_words(text), intent))
+                if lookups is not None:
+                    _add_lookups(lookups, _spans(tokens, tags, lambda parts: join_words(" ".join(parts))))
             text = intent = None
+            tokens, tags = [], []
     return examples
 
 
@@ -159,9 +199,10 @@ XSID_REFERENCES = {
 def xsid(language: str, split: str) -> Benchmark:
     if split != "test":
         raise ValueError("xSID split: test (train on valid, test on test)")
+    lookups: dict[str, set[str]] = {}
     return Benchmark(
-        f"xsid-{language}", split, language,
-        train=_xsid(language, "valid"), test=_xsid(language, "test"),
+        f"xsid-{language}", split, language, lookups=lookups,
+        train=_xsid(language, "valid", lookups), test=_xsid(language, "test"),
         train_description=f"{language}.valid", test_description=f"{language}.test",
         references=XSID_REFERENCES[language],
     )

@@ -1,13 +1,14 @@
 """Train an NLU pipeline on a benchmark and print accuracy and macro-F1 beside the references.
 
-    nice -n 19 python -m benchmarks.run <dataset> [--config config.yml] [--split SPLIT]
-        [--classifier logreg] [--set 'Component[#n].key=value' ...] [--drop Component[#n]]
+    nice -n 19 python -m benchmarks.run <dataset[:split],...> [--config config.yml]
+        [--split SPLIT] [--variants FILE] [--inprocess] [--classifier logreg]
+        [--set 'Component[#n].key=value' ...] [--drop Component[#n]]
         [--add 'yaml component' ...] [--label NAME] [--results FILE] [--keep]
 
-Datasets: cais (split valid = tuning, default; test = report once), smp2017 (train → test,
-or develop), xsid-ja / xsid-zh (valid → test), own (one model on data/nlu, tested on both
-held-out sets), own-ja / own-zh (one model per language). Never run in CI: it needs
-../shared/benchmarks and minutes of CPU.
+Datasets (several: comma-separated, each optionally `name:split`): cais (split valid =
+tuning, default; test = report once), smp2017 (train → test, or develop), xsid-ja / xsid-zh
+(valid → test), own (one model on data/nlu, tested on both held-out sets), own-ja / own-zh
+(one model per language). Never run in CI: it needs ../shared/benchmarks and minutes of CPU.
 
 The data are converted to Rasa NLU YAML in a temporary directory, the pipeline (the NLU
 part of --config, default the project's config.yml, plus any --set/--drop/--add/
@@ -47,13 +48,16 @@ from typing import Any
 
 import yaml
 
-from benchmarks.datasets import DATASETS, PROJECT, Benchmark, load
+from benchmarks.datasets import DATASETS, DEFAULT_SPLIT, PROJECT, Benchmark, load
 
 RESULTS = PROJECT / "benchmarks" / "results.jsonl"
 FALLBACK = "nlu_fallback"
 CLASSIFIERS = {
     "diet": None,  # the config's own
-    "logreg": {"name": "LogisticRegressionClassifier"},
+    # max_iter 1000: with the default 100, lbfgs stops before converging on most of these sets
+    # (ConvergenceWarning), and the early stop acts as a regulariser that favours small
+    # feature sets.
+    "logreg": {"name": "LogisticRegressionClassifier", "max_iter": 1000},
 }
 
 
@@ -74,6 +78,9 @@ def _find(pipeline: list[dict[str, Any]], selector: str) -> int:
 def build_config(args: argparse.Namespace) -> dict[str, Any]:
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     pipeline = copy.deepcopy(config["pipeline"])
+    replacement = CLASSIFIERS[args.classifier]
+    if replacement:
+        pipeline[_find(pipeline, "DIETClassifier")] = dict(replacement)
     for selector in args.drop:
         del pipeline[_find(pipeline, selector)]
     for spec in args.set:
@@ -89,10 +96,8 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
         if anchor:
             pipeline.insert(_find(pipeline, anchor) + 1, component)
         else:
-            pipeline.insert(_find(pipeline, "DIETClassifier"), component)
-    replacement = CLASSIFIERS[args.classifier]
-    if replacement:
-        pipeline[_find(pipeline, "DIETClassifier")] = dict(replacement)
+            classifier = "DIETClassifier" if args.classifier == "diet" else replacement["name"]
+            pipeline.insert(_find(pipeline, classifier), component)
     return {
         "recipe": config.get("recipe", "default.v1"),
         "language": config.get("language", "en"),
@@ -109,7 +114,7 @@ def _safe_intent(intent: str) -> str:
     return intent.replace("/", "__").replace(" ", "_")
 
 
-def write_training_data(benchmark: Benchmark, directory: Path) -> Path:
+def write_training_data(benchmark: Benchmark, directory: Path, lookups: bool = False) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if benchmark.train_paths:
         for path in benchmark.train_paths:
@@ -121,6 +126,9 @@ def write_training_data(benchmark: Benchmark, directory: Path) -> Path:
         by_intent.setdefault(_safe_intent(intent), []).append(text)
     nlu = [{"intent": intent, "examples": "".join(f"- {text}\n" for text in texts)}
            for intent, texts in by_intent.items()]
+    if lookups:
+        nlu += [{"lookup": name, "examples": "".join(f"- {value}\n" for value in sorted(values))}
+                for name, values in sorted(benchmark.lookups.items())]
     # Block scalars keep the texts literal; nothing in the data looks like "[..](..)".
     yaml.SafeDumper.add_representer(
         str, lambda dumper, data: dumper.represent_scalar(
@@ -277,9 +285,27 @@ def describe_variant(variant: dict[str, Any]) -> str:
     parts = [] if Path(config).resolve() == (PROJECT / "config.yml") else [Path(config).name]
     if variant.get("classifier", "diet") != "diet":
         parts.append(variant["classifier"])
+    if variant.get("lookups"):
+        parts.append("training-set slot values as lookup tables")
     parts += ([f"drop {d}" for d in variant.get("drop", [])] + list(variant.get("set", []))
               + [f"add {a}" for a in variant.get("add", [])])
     return "; ".join(parts) or "config.yml"
+
+
+def single_command(dataset: str, split: str, variant: dict[str, Any]) -> str:
+    """The one-variant command line that reproduces a run."""
+    words = ["python -m benchmarks.run", f"{dataset}:{split}" if split else dataset]
+    config = variant.get("config")
+    if config and Path(config).resolve() != PROJECT / "config.yml":
+        words += ["--config", shlex.quote(str(Path(config).resolve().relative_to(PROJECT))
+                                          if Path(config).resolve().is_relative_to(PROJECT) else config)]
+    if variant.get("classifier", "diet") != "diet":
+        words += ["--classifier", variant["classifier"]]
+    for option in ("drop", "set", "add"):
+        words += [w for value in variant.get(option, []) for w in (f"--{option}", shlex.quote(value))]
+    if variant.get("lookups"):
+        words.append("--lookups")
+    return " ".join(words)
 
 
 def run_one(dataset: str, split: str | None, variant: dict[str, Any], args: argparse.Namespace,
@@ -295,7 +321,7 @@ def run_one(dataset: str, split: str | None, variant: dict[str, Any], args: argp
         drop=variant.get("drop", []), add=variant.get("add", [])))
     config_path = workdir / "config.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    data = write_training_data(benchmarks[0], workdir / "data")
+    data = write_training_data(benchmarks[0], workdir / "data", bool(variant.get("lookups")))
     print(f"\nTraining [{label}] on {dataset} (work dir {workdir})…", flush=True)
     load_before = os.getloadavg()[0]
     model, wall, cpu = train(config_path, data, workdir, args.inprocess)
@@ -306,7 +332,9 @@ def run_one(dataset: str, split: str | None, variant: dict[str, Any], args: argp
         record = {
             "time": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": benchmark.name, "split": benchmark.split, "language": benchmark.language,
-            "variant": label, "command": command, "pipeline": config["pipeline"],
+            "variant": label,
+            "command": single_command(dataset, split or DEFAULT_SPLIT.get(dataset), variant),
+            "invocation": command, "pipeline": config["pipeline"],
             "n_train": len(benchmark.train), "n_test": len(benchmark.test),
             "n_intents_train": len({i for _, i in benchmark.train}),
             "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
@@ -326,7 +354,8 @@ def run_one(dataset: str, split: str | None, variant: dict[str, Any], args: argp
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", help=f"one of {', '.join(DATASETS)}, or several joined by commas")
+    parser.add_argument("dataset", help=f"one of {', '.join(DATASETS)}, or several joined by "
+                        "commas, each optionally with its split: cais:valid,smp2017:develop")
     parser.add_argument("--config", default=str(PROJECT / "config.yml"))
     parser.add_argument("--split", help="cais: valid|test; smp2017: test|develop; xsid: test")
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="diet",
@@ -334,9 +363,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="COMPONENT[#n].KEY=VALUE")
     parser.add_argument("--drop", action="append", default=[], metavar="COMPONENT[#n]")
     parser.add_argument("--add", action="append", default=[], metavar="[after=COMPONENT[#n] ]YAML")
+    parser.add_argument("--lookups", action="store_true",
+                        help="cais/xsid: the training split's slot values (2+ characters) as lookup "
+                        "tables, i.e. features for RegexFeaturizer")
     parser.add_argument("--label", help="name of the variant in the results table")
     parser.add_argument("--variants", help="YAML list of variants ({label, config, classifier, set, "
-                        "drop, add}; config paths relative to the project) to run one after "
+                        "drop, add, lookups}; config paths relative to the project) to run one after "
                         "the other instead of the flags above")
     parser.add_argument("--inprocess", action="store_true",
                         help="train inside this process (rasa.model_training.train_nlu) to save "
@@ -353,20 +385,22 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
     os.chdir(PROJECT)  # relative paths in the config (jieba user dictionary)
-    datasets = args.dataset.split(",")
-    for dataset in datasets:
+    # "cais:valid,smp2017:develop": a split per dataset; --split is the default for all
+    datasets = [(item.partition(":")[0], item.partition(":")[2] or args.split)
+                for item in args.dataset.split(",")]
+    for dataset, _ in datasets:
         if dataset not in DATASETS:
             parser.error(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     if args.variants:
         variants = yaml.safe_load(Path(args.variants).read_text(encoding="utf-8"))
     else:
         variants = [{"label": args.label, "config": args.config, "classifier": args.classifier,
-                     "set": args.set, "drop": args.drop, "add": args.add}]
+                     "set": args.set, "drop": args.drop, "add": args.add, "lookups": args.lookups}]
     command = "python -m benchmarks.run " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     for variant in variants:
-        for dataset in datasets:
-            run_one(dataset, args.split, variant, args, command)
+        for dataset, split in datasets:
+            run_one(dataset, split, variant, args, command)
 
 
 if __name__ == "__main__":
