@@ -43,6 +43,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.settings import SlackSettings, language_from_locale
+from channels.shapes import nonempty_str, obj, objs
 
 logger = logging.getLogger(__name__)
 
@@ -143,17 +144,17 @@ class Incoming:
 
 
 def _bot_user_id(body: dict[str, Any]) -> str | None:
-    authorizations = body.get("authorizations") or []
-    if authorizations and isinstance(authorizations[0], dict):
-        return authorizations[0].get("user_id")
-    authed = body.get("authed_users") or []
-    return authed[0] if authed else None
+    authorizations = objs(body.get("authorizations"))
+    if authorizations:
+        return nonempty_str(authorizations[0].get("user_id"))
+    authed = body.get("authed_users")
+    return nonempty_str(authed[0]) if isinstance(authed, list) and authed else None
 
 
 def event_message(body: dict[str, Any]) -> Incoming | None:
     """The message of an Events API `event_callback`, if it is one we answer: a DM to the
     bot, or a mention of it (`app_mention`); never the bot's own or an edit."""
-    event = body.get("event") or {}
+    event = obj(body.get("event"))
     kind, channel_type = event.get("type"), event.get("channel_type")
     user, channel, text = event.get("user"), event.get("channel"), event.get("text")
     bot_user = _bot_user_id(body)
@@ -169,7 +170,8 @@ def event_message(body: dict[str, Any]) -> Incoming | None:
     if not cleaned:
         return None
     return Incoming(
-        text=cleaned, user=user, channel=channel, thread_ts=event.get("thread_ts"),
+        text=cleaned, user=user, channel=channel,
+        thread_ts=nonempty_str(event.get("thread_ts")),
         sender=sender_key(user, channel, channel_type),
         dedup_keys=(f"event:{body.get('event_id')}", f"msg:{channel}:{event.get('ts')}"),
     )
@@ -177,28 +179,30 @@ def event_message(body: dict[str, Any]) -> Incoming | None:
 
 def action_message(payload: dict[str, Any]) -> Incoming | None:
     """The payload of a clicked Block Kit button (`block_actions`), as a message."""
-    if payload.get("type") != "block_actions" or not payload.get("actions"):
+    actions = objs(payload.get("actions"))
+    if payload.get("type") != "block_actions" or not actions:
         return None
-    action = payload["actions"][0]
-    value = SlackInput._get_interactive_response(action)
-    user = (payload.get("user") or {}).get("id")
-    container = payload.get("container") or {}
-    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
-    if not (value and isinstance(user, str) and isinstance(channel, str)):
+    action = actions[0]
+    # Only buttons are ever sent (button_blocks); other elements have no value for Rasa.
+    value = action.get("value") if action.get("type") == "button" else None
+    user = obj(payload.get("user")).get("id")
+    container = obj(payload.get("container"))
+    channel = obj(payload.get("channel")).get("id") or container.get("channel_id")
+    if not (nonempty_str(value) and isinstance(user, str) and isinstance(channel, str)):
         return None  # e.g. a link button, which has no value
-    message = payload.get("message") or {}
+    message = obj(payload.get("message"))
     return Incoming(
-        text=str(value), user=user, channel=channel,
-        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        text=value, user=user, channel=channel,
+        thread_ts=(nonempty_str(message.get("thread_ts"))
+                   or nonempty_str(container.get("thread_ts"))),
         sender=sender_key(user, channel),
         dedup_keys=(f"action:{user}:{action.get('action_ts')}:{action.get('action_id')}",),
     )
 
 
 def team_of(body: dict[str, Any]) -> str | None:
-    team = body.get("team")
-    return body.get("team_id") or (team.get("id") if isinstance(team, dict) else None) or (
-        (body.get("user") or {}).get("team_id"))
+    return (nonempty_str(body.get("team_id")) or nonempty_str(obj(body.get("team")).get("id"))
+            or nonempty_str(obj(body.get("user")).get("team_id")))
 
 
 # --- de-duplication ---------------------------------------------------------------------
@@ -423,7 +427,7 @@ class SlackChannelInput(SlackInput):
             if content_type == "application/x-www-form-urlencoded":
                 body = json.loads(request.form.get("payload") or "null")
                 return (body, action_message(body)) if isinstance(body, dict) else (None, None)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             pass
         return None, None
 

@@ -45,6 +45,7 @@ from sanic.response import HTTPResponse
 from yarl import URL
 
 from channels.settings import TeamsSettings, language_from_locale
+from channels.shapes import nonempty_str, obj, objs
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def activity_locale(activity: dict[str, Any]) -> str | None:
     """The activity's locale, else the Teams `clientInfo` entity's."""
     if isinstance(activity.get("locale"), str):
         return activity["locale"]
-    for entity in activity.get("entities") or []:
+    for entity in objs(activity.get("entities")):
         if entity.get("type") == "clientInfo" and isinstance(entity.get("locale"), str):
             return entity["locale"]
     return None
@@ -89,7 +90,7 @@ def message_metadata(activity: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_group(activity: dict[str, Any]) -> bool:
-    conversation = activity.get("conversation") or {}
+    conversation = obj(activity.get("conversation"))
     return (
         conversation.get("conversationType") in GROUP_CONVERSATIONS
         or conversation.get("isGroup") is True
@@ -102,9 +103,9 @@ def sender_key(activity: dict[str, Any]) -> str:
     In a channel, Teams gives each thread its own conversation id (`…;messageid=…`), so a
     thread is a conversation of its own.
     """
-    user_id = str((activity.get("from") or {}).get("id", ""))
+    user_id = str(obj(activity.get("from")).get("id", ""))
     if is_group(activity):
-        return f"{(activity.get('conversation') or {}).get('id', '')}{SENDER_SEPARATOR}{user_id}"
+        return f"{obj(activity.get('conversation')).get('id', '')}{SENDER_SEPARATOR}{user_id}"
     return user_id
 
 
@@ -113,25 +114,25 @@ def _is_bot(mentioned: dict[str, Any], bot_id: str) -> bool:
 
 
 def _mentions(activity: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in activity.get("entities") or [] if e.get("type") == "mention"]
+    return [e for e in objs(activity.get("entities")) if e.get("type") == "mention"]
 
 
 def mentions_bot(activity: dict[str, Any]) -> bool:
-    bot_id = str((activity.get("recipient") or {}).get("id", ""))
-    return any(_is_bot(e.get("mentioned") or {}, bot_id) for e in _mentions(activity))
+    bot_id = str(obj(activity.get("recipient")).get("id", ""))
+    return any(_is_bot(obj(e.get("mentioned")), bot_id) for e in _mentions(activity))
 
 
 def strip_mentions(activity: dict[str, Any]) -> str:
     """The message text without the bot's `<at>…</at>`; other mentions keep their name."""
-    text = str(activity.get("text") or "")
-    bot_id = str((activity.get("recipient") or {}).get("id", ""))
+    message = nonempty_str(activity.get("text")) or ""
+    bot_id = str(obj(activity.get("recipient")).get("id", ""))
     for entity in _mentions(activity):
-        tag = entity.get("text")
-        if tag and _is_bot(entity.get("mentioned") or {}, bot_id):
-            text = text.replace(tag, " ")
-    text = AT_TAG.sub(lambda m: m.group(1), text)  # a mention of someone else: keep the name
-    text = text.replace("&nbsp;", " ").replace("\xa0", " ")
-    return re.sub(r"[ \t]+", " ", text).strip()
+        tag = nonempty_str(entity.get("text"))
+        if tag and _is_bot(obj(entity.get("mentioned")), bot_id):
+            message = message.replace(tag, " ")
+    message = AT_TAG.sub(lambda m: m.group(1), message)  # someone else's mention: keep the name
+    message = message.replace("&nbsp;", " ").replace("\xa0", " ")
+    return re.sub(r"[ \t]+", " ", message).strip()
 
 
 def button_payload(activity: dict[str, Any]) -> str | None:
@@ -146,8 +147,8 @@ def incoming_text(activity: dict[str, Any]) -> str | None:
     """What Rasa should receive for this activity, or None to answer nothing."""
     kind = activity.get("type")
     if kind == "conversationUpdate":
-        bot_id = (activity.get("recipient") or {}).get("id")
-        added = activity.get("membersAdded") or []
+        bot_id = obj(activity.get("recipient")).get("id")
+        added = objs(activity.get("membersAdded"))
         return GREET if bot_id and any(m.get("id") == bot_id for m in added) else None
     if kind != "message":
         return None
@@ -464,8 +465,8 @@ class TeamsInput(BotFrameworkInput):
         assert self.settings is not None
         if not self.settings.allowed_tenants:
             return True
-        tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id") or (
-            activity.get("conversation") or {}).get("tenantId")
+        tenant = (nonempty_str(obj(obj(activity.get("channelData")).get("tenant")).get("id"))
+                  or nonempty_str(obj(activity.get("conversation")).get("tenantId")))
         return tenant in self.settings.allowed_tenants
 
     def user_message(self, activity: dict[str, Any]) -> UserMessage | None:
@@ -500,7 +501,7 @@ class TeamsInput(BotFrameworkInput):
                 return off()
             try:
                 activity = json.loads(request.body or b"null")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 activity = None
             if not isinstance(activity, dict):
                 return response.text("expected a Bot Framework activity", status=400)
@@ -511,9 +512,10 @@ class TeamsInput(BotFrameworkInput):
                 return response.text("unauthorized", status=HTTPStatus.UNAUTHORIZED)
             if not self.tenant_allowed(activity):
                 logger.warning("Teams request from a tenant not allowed: %s",
-                               activity.get("conversation", {}).get("tenantId"))
+                               obj(activity.get("conversation")).get("tenantId"))
                 return response.text("tenant not allowed", status=HTTPStatus.FORBIDDEN)
-            if activity.get("serviceUrl") and activity.get("conversation", {}).get("id"):
+            conversation_id = nonempty_str(obj(activity.get("conversation")).get("id"))
+            if nonempty_str(activity.get("serviceUrl")) and conversation_id:
                 message = self.user_message(activity)
                 if message is not None:
                     # Answer the Bot Connector at once (it waits 15 s at most); Rasa's lock
