@@ -25,7 +25,13 @@ Language = Literal["ja", "zh"]
 LANGUAGES: tuple[Language, ...] = ("ja", "zh")
 
 # Traditional forms present in JIS X 0208 that modern Japanese does not use.
-TRADITIONAL_IN_JIS = set("們這說權與還沒讓麼嗎啟號戶碼應來體參實會關聯訊幫覽")
+TRADITIONAL_IN_JIS = set("們這說權與還沒讓麼嗎啟號戶碼應來體參實會關聯訊幫覽顯裡")
+# Simplified forms and Chinese-only words' characters that JIS also encodes (mostly its
+# rarely used level 2: 个 几 已 无 怎 找 做…) but modern Japanese writes otherwise (個 幾
+# 無 決 効 価 気…) or not at all. Without them "金牌几个事件" or "怎么激活" has no deciding
+# character and a new conversation would be answered in Japanese. Checked against every
+# Japanese training and held-out example (none contains one; tests/test_language.py).
+SIMPLIFIED_IN_JIS = set("个几云怎什已无剩找做售决聊效咨拜呀从跟哈价气荐掉于拿收假网站很咋么啥咱嘛哦啦嗯呗喔")
 # Chinese sentence particles that Japanese text never uses outside kanji compounds.
 CHINESE_PARTICLES = set("吗呢吧啊嗎")
 
@@ -53,7 +59,7 @@ def is_kana(char: str) -> bool:
 @lru_cache(maxsize=8192)
 def han_evidence(char: str) -> Language | None:
     """Which language a single Han character points to, if any."""
-    if char in TRADITIONAL_IN_JIS or char in CHINESE_PARTICLES:
+    if char in TRADITIONAL_IN_JIS or char in SIMPLIFIED_IN_JIS or char in CHINESE_PARTICLES:
         return "zh"
     jis, gb, big5 = (_encodable(char, codec) for codec in ("cp932", "gb2312", "big5"))
     if jis and not gb and not big5:

@@ -25,6 +25,11 @@ from components.redaction import mask_ids
         ("Azure门户里link support benefits报错", "zh"),  # mixed Chinese/English
         ("打开后显示「このアクションに対して承認されていない」怎么办", "zh"),  # quoted paste
         ("「まだ特典がないように見えます」と出ます", "ja"),
+        ("金牌几个事件", "zh"),  # 几 个: simplified forms JIS also encodes (level 2)
+        ("云支持怎么申请", "zh"),
+        ("已经过期了", "zh"),
+        ("云々の件です", "ja"),  # the rare Japanese use of 云 comes with kana
+        ("個数", None),  # the Japanese forms of the same words decide nothing
         ("特典", None),  # Han common to both: the conversation keeps its language
         ("技術支援", None),
         ("Azure access ID error", None),  # Latin only
