@@ -7,7 +7,21 @@ instead of raising in the middle of a webhook (a 500, and Slack would retry it).
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+
+def json_object(raw: str | bytes | None) -> dict[str, Any] | None:
+    """The JSON object in `raw` (bytes must be UTF-8, as RFC 8259 requires between
+    systems), or None for anything else: no body, invalid UTF-8 or JSON, another JSON
+    type, or nesting too deep for the parser (RecursionError, not a ValueError)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def obj(value: Any) -> dict[str, Any]:

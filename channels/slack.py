@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import hmac
 import html
-import json
 import logging
 import re
 import time
@@ -43,7 +42,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.settings import SlackSettings, language_from_locale
-from channels.shapes import nonempty_str, obj, objs
+from channels.shapes import json_object, nonempty_str, obj, objs
 
 logger = logging.getLogger(__name__)
 
@@ -417,18 +416,14 @@ class SlackChannelInput(SlackInput):
     def _parse(self, request: Request) -> tuple[dict[str, Any] | None, Incoming | None]:
         """(body, message to answer) of an Events API or interactivity request."""
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip()
-        try:
-            if content_type == "application/json":
-                body = json.loads(request.body)
-                if not isinstance(body, dict):
-                    return None, None
-                return body, (event_message(body) if body.get("type") == "event_callback"
-                              else None)
-            if content_type == "application/x-www-form-urlencoded":
-                body = json.loads(request.form.get("payload") or "null")
-                return (body, action_message(body)) if isinstance(body, dict) else (None, None)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            pass
+        if content_type == "application/json":
+            body = json_object(request.body)
+            if body is None:
+                return None, None
+            return body, event_message(body) if body.get("type") == "event_callback" else None
+        if content_type == "application/x-www-form-urlencoded":
+            body = json_object(request.form.get("payload"))
+            return (body, action_message(body)) if body is not None else (None, None)
         return None, None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

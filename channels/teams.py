@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
 import re
 import time
@@ -45,7 +44,7 @@ from sanic.response import HTTPResponse
 from yarl import URL
 
 from channels.settings import TeamsSettings, language_from_locale
-from channels.shapes import nonempty_str, obj, objs
+from channels.shapes import json_object, nonempty_str, obj, objs
 
 logger = logging.getLogger(__name__)
 
@@ -499,11 +498,8 @@ class TeamsInput(BotFrameworkInput):
         async def webhook(request: Request) -> HTTPResponse:
             if self.settings is None:
                 return off()
-            try:
-                activity = json.loads(request.body or b"null")
-            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-                activity = None
-            if not isinstance(activity, dict):
+            activity = json_object(request.body)
+            if activity is None:
                 return response.text("expected a Bot Framework activity", status=400)
             try:
                 await self.validator.validate(request.headers.get("Authorization"), activity)
