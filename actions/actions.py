@@ -8,31 +8,38 @@ is the tracker's `language` slot, which Rasa fills before any action of the turn
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SessionStarted, SlotSet
+from rasa_sdk import Action, ActionExecutionRejection, FormValidationAction, Tracker
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    EventType,
+    FollowupAction,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.content import Content, Guide, Start, entitlement_for, load_content
+from actions.content import Content, Guide, Start, entitlement_for, load_content, topic_actions
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 
 DEFAULT_LANGUAGE = "ja"
 # Facts about the partner that the hand-off summary reports, in this order.
 KNOWN_FACT_SLOTS = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route")
-# Intents a "did you mean" button may propose (they all have a label in labels.yml).
-CLARIFIABLE_INTENTS = (
-    "report_not_authorized", "report_no_benefits", "ask_activate_benefits",
-    "report_activation_failed", "ask_access_contract_ids", "ask_entitlement",
-    "ask_onprem_request", "ask_remaining_incidents", "ask_cloud_support",
-    "report_access_id_associated", "ask_paid_plans", "ask_tpd", "request_human",
-)
 CLARIFY_BUTTONS = 3
+# An unsure message right after an offer still answers it if yes/no ranks this high.
+OFFER_REPLY_CONFIDENCE = 0.2
 # Slots never carried into a new session.
-SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata"}
+SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer"}
+HANDOFF_INTENT = "request_human"
+# The guide cause that checks the partner's role (actions/content/guides.yml).
+ROLE_CAUSE = "activation_role"
+ADMIN_ROLES = ("global_admin", "mpn_partner_admin")
 
 
 def language_of(tracker: Tracker) -> str:
@@ -45,6 +52,52 @@ def payload(intent: str, **entities: Any) -> str:
 
 def latest_entity(tracker: Tracker, name: str) -> Any:
     return next(tracker.get_latest_entity_values(name), None)
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def turn_events(tracker: Tracker, turns_back: int = 0) -> list[dict[str, Any]]:
+    """The events after a user message: 0 = since the latest one (this turn), 1 = the
+    bot's previous turn (between the two latest user messages)."""
+    events = tracker.events
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    if turns_back == 0:
+        return events[users[-1] + 1:] if users else list(events)
+    if len(users) < turns_back + 1:
+        return events[: users[-turns_back]] if len(users) >= turns_back else []
+    return events[users[-turns_back - 1] + 1: users[-turns_back]]
+
+
+def slot_before_this_turn(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest user message was processed."""
+    events = tracker.events
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    value = None
+    for event in events[: users[-1]] if users else events:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def pending_offer(tracker: Tracker) -> str | None:
+    """The offer the bot made in its previous turn, which this message may answer."""
+    offers = [event.get("value") for event in turn_events(tracker, 1)
+              if event.get("event") == "slot" and event.get("name") == "offer"]
+    return offers[-1] if offers else None
+
+
+def set_this_turn(tracker: Tracker, slot: str) -> bool:
+    return any(event.get("event") == "slot" and event.get("name") == slot
+               for event in turn_events(tracker))
+
+
+def diagnosis_of_intents(domain: DomainDict) -> dict[str, str]:
+    """intent → diagnosis, from the `from_intent` mappings of the slot `diagnosis`."""
+    return {mapping["intent"]: mapping["value"]
+            for mapping in domain["slots"]["diagnosis"]["mappings"]
+            if mapping.get("type") == "from_intent"}
 
 
 def latest_int_entity(tracker: Tracker, name: str) -> int | None:
@@ -67,7 +120,8 @@ def position_of(tracker: Tracker) -> Position | None:
 
 def position_events(position: Position | None) -> list[EventType]:
     if position is None:
-        return [SlotSet("guide", None), SlotSet("guide_step", None), SlotSet("guide_cause", None)]
+        return [SlotSet("guide", None), SlotSet("guide_step", None), SlotSet("guide_cause", None),
+                SlotSet("guide_diagnosis", None)]
     return [SlotSet("guide", position.guide), SlotSet("guide_step", float(position.step)),
             SlotSet("guide_cause", None if position.cause is None else float(position.cause))]
 
@@ -141,8 +195,10 @@ def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) ->
     if start is None:
         return []
     presenter = GuidePresenter(content, language_of(tracker))
-    return presenter.show(dispatcher, start_position(start, content),
-                          explained=start.cause is not None)
+    events = presenter.show(dispatcher, start_position(start, content),
+                            explained=start.cause is not None)
+    # The start key is the diagnosis, with the route after a slash where it has several.
+    return [*events, SlotSet("guide_diagnosis", key.split("/")[0])]
 
 
 # --- hand-off -------------------------------------------------------------------------
@@ -191,8 +247,9 @@ def handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTyp
         "steps_done": steps_done,
         "step_failed": step_failed_id,
     }})
+    # A person wins over any pending question: the form in progress ends here.
     return [SlotSet("diagnosis", "human_handoff"), SlotSet("handoff_from", handoff_from),
-            *position_events(None)]
+            *position_events(None), ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
 def apply_move(dispatcher: CollectingDispatcher, tracker: Tracker, move: Move) -> list[EventType]:
@@ -212,7 +269,8 @@ class ActionStartGuide(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        return start_guide(dispatcher, tracker, tracker.get_slot("diagnosis") or "")
+        events = start_guide(dispatcher, tracker, tracker.get_slot("diagnosis") or "")
+        return [*events, *answer_second_topic(dispatcher, tracker, domain)]
 
 
 class GuideAction(Action, ABC):
@@ -239,7 +297,10 @@ class ActionGuideNext(GuideAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
             position: Position) -> list[EventType]:
-        move = step_done(guide, position, latest_int_entity(tracker, "step"))
+        step = latest_int_entity(tracker, "step")
+        if step is None and pending_offer(tracker) == "resume_guide":  # "続けて" to the offer
+            return [SlotSet("offer", None), *resume_guide(dispatcher, tracker, position)]
+        move = step_done(guide, position, step)
         return apply_move(dispatcher, tracker, move)
 
 
@@ -278,8 +339,16 @@ class ActionHandoff(Action):
 
 # --- answers that depend on what is known ---------------------------------------------
 
+def offer(name: str) -> EventType:
+    """Marks an offer made in this turn; `pending_offer` reads it on the next one."""
+    return SlotSet("offer", name)
+
+
 class ActionAnswerEntitlement(Action):
-    """Answers from the entitlement table (actions/content/entitlement.yml)."""
+    """Answers from the entitlement table (actions/content/entitlement.yml).
+
+    membership "unknown" → the table for every membership; support kind "unknown" or
+    "both" → both kinds for the membership; competency kind unknown → both figures."""
 
     def name(self) -> str:
         return "action_answer_entitlement"
@@ -287,34 +356,57 @@ class ActionAnswerEntitlement(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         content = load_content()
-        language = language_of(tracker)
+        table = content.entitlement
         membership = tracker.get_slot("membership")
         support_kind = tracker.get_slot("support_kind")
-        competency_kind = tracker.get_slot("competency_kind")
-        if membership not in content.entitlement["on_premises"]:
+        if membership == "unknown":
+            dispatcher.utter_message(
+                response="utter_entitlement_table",
+                **{f"{m}_onprem": table["on_premises"][m] for m in table["on_premises"]},
+                **{f"{m}_other": table["cloud"][m]["other"] for m in ("silver", "gold")})
+            return [SlotSet("diagnosis", "entitlement"), SlotSet("membership", None)]
+        if membership not in table["on_premises"]:
             dispatcher.utter_message(response="utter_ask_membership")
             return []
+        named = list(dict.fromkeys(tracker.get_latest_entity_values("membership")))
+        if len(named) > 1 and all(m in table["on_premises"] for m in named):
+            # "シルバーとゴールドでは何件違う？": the same answer for each membership named.
+            events: list[EventType] = []
+            for each in named:
+                events = self.answer_for(dispatcher, tracker, each, support_kind)
+            return events
         if membership == "action_pack":
             if support_kind == "cloud":
                 dispatcher.utter_message(response="utter_action_pack_no_cloud")
-                return [SlotSet("diagnosis", "action_pack_no_cloud")]
+                return [SlotSet("diagnosis", "action_pack_no_cloud"), offer("paid_plans")]
             dispatcher.utter_message(response="utter_entitlement_action_pack")
             return [SlotSet("diagnosis", "entitlement")]
-        label = content.label(language, "values", "membership", membership)
-        if support_kind == "on_premises":
-            count = entitlement_for(content.entitlement, membership, "on_premises", None)
+        return self.answer_for(dispatcher, tracker, membership, support_kind)
+
+    @staticmethod
+    def answer_for(dispatcher: CollectingDispatcher, tracker: Tracker, membership: str,
+                   support_kind: str | None) -> list[EventType]:
+        content = load_content()
+        table = content.entitlement
+        if membership == "action_pack":
+            dispatcher.utter_message(response="utter_entitlement_action_pack")
+            return [SlotSet("diagnosis", "entitlement")]
+        label = content.label(language_of(tracker), "values", "membership", membership)
+        if support_kind != "cloud":
+            count = entitlement_for(table, membership, "on_premises", None)
             dispatcher.utter_message(response="utter_entitlement_onprem",
                                      membership_label=label, count=count)
-            return [SlotSet("diagnosis", "entitlement")]
-        kinds = [competency_kind] if competency_kind in ("cloud", "other") else ["cloud", "other"]
-        for kind in kinds:
-            count = entitlement_for(content.entitlement, membership, "cloud", kind)
-            if count == "unlimited":
-                dispatcher.utter_message(response="utter_entitlement_cloud_unlimited",
-                                         membership_label=label)
-            else:
-                dispatcher.utter_message(response="utter_entitlement_cloud_count",
-                                         membership_label=label, count=count)
+        if support_kind != "on_premises":
+            competency_kind = tracker.get_slot("competency_kind")
+            kinds = [competency_kind] if competency_kind in ("cloud", "other") else ["cloud", "other"]
+            for kind in kinds:
+                count = entitlement_for(table, membership, "cloud", kind)
+                if count == "unlimited":
+                    dispatcher.utter_message(response="utter_entitlement_cloud_unlimited",
+                                             membership_label=label)
+                else:
+                    dispatcher.utter_message(response="utter_entitlement_cloud_count",
+                                             membership_label=label, count=count)
         return [SlotSet("diagnosis", "entitlement")]
 
 
@@ -327,11 +419,16 @@ class ActionAnswerNoBenefits(Action):
         has_membership = "yes" if tracker.get_slot("membership") else tracker.get_slot("has_membership")
         if has_membership == "no":
             dispatcher.utter_message(response="utter_no_benefits_no_membership")
-            return [SlotSet("diagnosis", "no_benefits_yet")]
+            return [SlotSet("diagnosis", "no_benefits_yet"), offer("paid_plans")]
         dispatcher.utter_message(response="utter_no_benefits_wrong_account" if has_membership == "yes"
                                  else "utter_no_benefits_unsure")
         return [SlotSet("diagnosis", "no_benefits_yet"),
                 *start_guide(dispatcher, tracker, "no_benefits_yet")]
+
+
+CLOUD_ROUTE_RESPONSES = {"signature": "utter_explain_cloud_signature",
+                         "csp": "utter_explain_cloud_csp"}
+CONTRACT_STATE_RESPONSES = {"linked": "utter_access_id_linked", "expired": "utter_access_id_expired"}
 
 
 def cloud_route(tracker: Tracker) -> str | None:
@@ -356,14 +453,14 @@ class ActionAnswerCloudSupport(Action):
         route = cloud_route(tracker)
         if route == "action_pack":
             dispatcher.utter_message(response="utter_action_pack_no_cloud")
-            return [SlotSet("diagnosis", "action_pack_no_cloud")]
+            return [SlotSet("diagnosis", "action_pack_no_cloud"), offer("paid_plans")]
         if route in ("signature", "csp"):
-            dispatcher.utter_message(response=f"utter_explain_cloud_{route}")
+            dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[route])
             return [SlotSet("diagnosis", "cloud_support_request"),
                     *start_guide(dispatcher, tracker, f"cloud_support_request/{route}")]
         dispatcher.utter_message(response="utter_explain_cloud_signature")
         dispatcher.utter_message(response="utter_explain_cloud_csp")
-        return [SlotSet("diagnosis", "cloud_support_request")]
+        return [SlotSet("diagnosis", "cloud_support_request"), SlotSet("cloud_route", None)]
 
 
 class ActionAnswerAccessId(Action):
@@ -374,10 +471,10 @@ class ActionAnswerAccessId(Action):
                   domain: DomainDict) -> list[EventType]:
         state = stated_contract_state(tracker) or tracker.get_slot("contract_state")
         if state in ("linked", "expired"):
-            dispatcher.utter_message(response=f"utter_access_id_{state}")
+            dispatcher.utter_message(response=CONTRACT_STATE_RESPONSES[state])
             return [SlotSet("diagnosis", f"access_id_already_associated_{state}")]
         dispatcher.utter_message(response="utter_access_id_unknown")
-        return [SlotSet("diagnosis", "access_id_already_associated")]
+        return [SlotSet("diagnosis", "access_id_already_associated"), offer("remaining_incidents")]
 
 
 def stated_contract_state(tracker: Tracker) -> str | None:
@@ -435,45 +532,299 @@ def form_for_answer(tracker: Tracker) -> str | None:
     return form
 
 
+# --- offers, the menu, a second question ------------------------------------------------
+
+# A message that asks two things ("アクセスIDって何？あと、残りの件数は？") has a clause
+# break, and the classifier ranks the second topic just below the first.
+CLAUSE_BREAK = re.compile(r"[？?。！!]\s*\S|あと[、,]|それと|それから|ついでに|另外|还有|以及|顺便|同时")
+SECOND_TOPIC_CONFIDENCE = 0.15
+
+
+def second_topic(tracker: Tracker, domain: DomainDict) -> str | None:
+    if not CLAUSE_BREAK.search(tracker.latest_message.get("text") or ""):
+        return None
+    top = latest_intent(tracker)
+    topics, answers = diagnosis_of_intents(domain), topic_actions()
+    for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
+        name = item.get("name")
+        if (name != top and name in topics and name in answers
+                and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE):
+            return str(name)
+    return None
+
+
+def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+              intent: str) -> list[EventType]:
+    """What the topic's rule does (its responses, its guide), run from an action."""
+    diagnosis = diagnosis_of_intents(domain).get(intent)
+    events: list[EventType] = [SlotSet("diagnosis", diagnosis)] if diagnosis else []
+    for action in topic_actions()[intent]:
+        if action.startswith("utter_"):
+            dispatcher.utter_message(response=action)
+        elif action == "action_start_guide" and diagnosis:
+            events += start_guide(dispatcher, tracker, diagnosis)
+    return events
+
+
+def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: DomainDict) -> list[EventType]:
+    """Answers a second question of the message; one that needs a guide is offered, since
+    two guides at once cannot both be followed."""
+    intent = second_topic(tracker, domain)
+    if intent is None:
+        return []
+    if "action_start_guide" not in topic_actions()[intent]:
+        return [event for event in run_topic(dispatcher, tracker, domain, intent)
+                if event.get("name") != "diagnosis"]
+    content = load_content()
+    language = language_of(tracker)
+    dispatcher.utter_message(response="utter_offer_second_topic",
+                             topic=content.label(language, "intents", intent),
+                             buttons=[{"title": content.label(language, "ui", "yes"),
+                                       "payload": payload(intent)},
+                                      {"title": content.label(language, "ui", "no"),
+                                       "payload": payload("deny")}])
+    return [offer(f"topic:{intent}")]
+
+
+def show_menu(dispatcher: CollectingDispatcher, tracker: Tracker,
+              response: str = "utter_menu") -> list[EventType]:
+    """The situations the bot knows, as buttons (actions/content/menu.yml)."""
+    content = load_content()
+    language = language_of(tracker)
+    buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}
+               for name in content.menu]
+    dispatcher.utter_message(response=response, buttons=buttons)
+    return []
+
+
+def resume_guide(dispatcher: CollectingDispatcher, tracker: Tracker,
+                 position: Position) -> list[EventType]:
+    events = GuidePresenter(load_content(), language_of(tracker)).show(dispatcher, position)
+    return [*events, SlotSet("diagnosis", tracker.get_slot("guide_diagnosis")),
+            SlotSet("guide_diagnosis", tracker.get_slot("guide_diagnosis"))]
+
+
+def accept_offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                 name: str) -> list[EventType]:
+    consumed = SlotSet("offer", None)
+    if name.startswith("topic:"):
+        return [consumed, *run_topic(dispatcher, tracker, domain, name.split(":", 1)[1])]
+    position = position_of(tracker)
+    if name == "resume_guide" and position:
+        return [consumed, *resume_guide(dispatcher, tracker, position)]
+    if name == "paid_plans":
+        dispatcher.utter_message(response="utter_paid_support_plans")
+        return [consumed, SlotSet("diagnosis", "paid_support_plans")]
+    if name == "remaining_incidents":
+        dispatcher.utter_message(response="utter_explain_remaining_incidents")
+        return [consumed, SlotSet("diagnosis", "remaining_incidents"),
+                *start_guide(dispatcher, tracker, "remaining_incidents")]
+    if name == "handoff":
+        return [consumed, *handoff(dispatcher, tracker)]
+    return [consumed, *show_menu(dispatcher, tracker)]
+
+
+def decline_offer(dispatcher: CollectingDispatcher, tracker: Tracker, name: str) -> list[EventType]:
+    events: list[EventType] = [SlotSet("offer", None)]
+    if name == "resume_guide":
+        events += position_events(None)
+    return [*events, *show_menu(dispatcher, tracker, "utter_offer_declined")]
+
+
+class ActionShowMenu(Action):
+    """A vague opener ("I have a question"): a short menu of the situations."""
+
+    def name(self) -> str:
+        return "action_show_menu"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        return show_menu(dispatcher, tracker)
+
+
+class ActionGreet(Action):
+    """A greeting: what the bot helps with, and the situations as buttons, since a
+    greeting often opens a question that has not come yet ("お世話になっております…")."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        return show_menu(dispatcher, tracker, "utter_greet")
+
+
+class ActionClose(Action):
+    """A goodbye ends the guide in progress and any offer: nothing is pending any more."""
+
+    def name(self) -> str:
+        return "action_close"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        return [*position_events(None), SlotSet("offer", None)]
+
+
+class ActionOfferResume(Action):
+    """After a digression answered in the middle of a guide: offer to continue it at the
+    same step. Nothing when no guide is in progress or this turn started one."""
+
+    def name(self) -> str:
+        return "action_offer_resume"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        second = answer_second_topic(dispatcher, tracker, domain)
+        position = position_of(tracker)
+        if second or position is None or set_this_turn(tracker, "guide"):
+            return second
+        guide = load_content().guides[position.guide]
+        dispatcher.utter_message(response="utter_offer_resume_guide",
+                                 guide_title=guide.title[language_of(tracker)],
+                                 step=position.step + 1)
+        return [offer("resume_guide")]
+
+
+def answer_role(dispatcher: CollectingDispatcher, tracker: Tracker, role: str) -> list[EventType] | None:
+    """The partner's role, said while activation is the topic: no admin role is the cause
+    (ask an admin); an admin role rules that cause out (the next likely one)."""
+    position = position_of(tracker)
+    content = load_content()
+    guide = content.guides[position.guide] if position else None
+    causes = guide.steps[position.step].if_failed if guide and position else ()
+    if role == "none":
+        dispatcher.utter_message(response="utter_role_missing")
+        events: list[EventType] = [SlotSet("diagnosis", "activation_role_required")]
+        if guide and position and ROLE_CAUSE in causes:
+            cause = causes.index(ROLE_CAUSE)
+            presenter = GuidePresenter(content, language_of(tracker))
+            events += presenter.show(dispatcher, Position(position.guide, position.step, cause),
+                                     explained=True)
+        return events
+    if role in ADMIN_ROLES and guide and position and ROLE_CAUSE in causes:
+        checked = Position(position.guide, position.step, causes.index(ROLE_CAUSE))
+        return apply_move(dispatcher, tracker, step_failed(guide, checked))
+    return None
+
+
 class ActionHandleAnswer(Action):
-    """A bare answer (inform / yes / no / don't know) outside a question: continue what
-    it belongs to — the guide in progress, or the question the answer fits."""
+    """A bare answer (inform / yes / no / don't know) outside a form: it answers the offer
+    the bot just made, else continues what it belongs to (the guide in progress, or the
+    question the answer fits), else the partner gets the menu."""
 
     def name(self) -> str:
         return "action_handle_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        intent = tracker.latest_message.get("intent", {}).get("name")
+        intent = latest_intent(tracker)
+        pending = pending_offer(tracker)
+        if pending and intent in ("affirm", "dont_know"):
+            return accept_offer(dispatcher, tracker, domain, pending)
+        if pending and intent == "deny":
+            return decline_offer(dispatcher, tracker, pending)
+        role = latest_entity(tracker, "partner_role")
+        if role:
+            events = answer_role(dispatcher, tracker, role)
+            if events is not None:
+                return events
+        active_form = tracker.active_loop.get("name")
+        if active_form and intent != "inform":  # not an answer to the pending question: ask again
+            return [FollowupAction(active_form)]
         position = position_of(tracker)
-        if position and intent in ("affirm", "deny"):
+        if position and intent in ("affirm", "deny", "dont_know"):
+            # "分からない" to "did that work?" is treated as not working: the likely causes
+            # are what helps the partner find out.
             guide = load_content().guides[position.guide]
             move = step_done(guide, position) if intent == "affirm" else step_failed(guide, position)
             return apply_move(dispatcher, tracker, move)
         form = form_for_answer(tracker) if intent == "inform" else None
         if form:
             return [FollowupAction(form)]
-        dispatcher.utter_message(response="utter_default")
-        return []
+        return show_menu(dispatcher, tracker)
 
 
-# --- forms: ask only what is not known yet ---------------------------------------------
+# --- forms: pending questions -------------------------------------------------------------
 
-class ValidateEntitlementForm(FormValidationAction):
+class PendingQuestionValidation(FormValidationAction, ABC):
+    """Base of every form's validation: the reply is read against the pending question
+    before it is taken for anything else.
+
+    - A request for a person rejects the form whatever else the message says, so that
+      the hand-off rule answers (the hand-off then ends the form).
+    - Another situation's intent that does not answer the pending question is a change of
+      topic: the form is rejected and that topic's rule answers; the form stays active
+      and still takes a later answer.
+    - An answer that the classifier took for another situation ("前にオンプレで同じ契約を
+      追加した" to the contract question) is an answer: the `diagnosis` that the intent's
+      mapping just rewrote goes back to the question's.
+    Subclasses add `extract_<slot>` / `validate_<slot>` methods and `required_slots`.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot("requested_slot") is None:  # starting: this message opened it
+            return await super().run(dispatcher, tracker, domain)
+        intent = latest_intent(tracker)
+        if intent == HANDOFF_INTENT:
+            raise ActionExecutionRejection(self.name(), "the partner asks for a person")
+        topics = diagnosis_of_intents(domain)
+        previous = slot_before_this_turn(tracker, "diagnosis")
+        other_topic = intent in topics and topics[intent] != previous
+        if other_topic and not self.answers_requested_slot(tracker):
+            raise ActionExecutionRejection(self.name(), f"change of topic: {intent}")
+        events = await super().run(dispatcher, tracker, domain)
+        if other_topic:
+            events.append(SlotSet("diagnosis", previous))
+        return events
+
+    def answers_requested_slot(self, tracker: Tracker) -> bool:
+        return tracker.slots_to_validate().get(tracker.get_slot("requested_slot")) is not None
+
+
+class ValidateEntitlementForm(PendingQuestionValidation):
     def name(self) -> str:
         return "validate_entitlement_form"
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         membership = tracker.get_slot("membership")
-        if membership == "action_pack":
+        if membership in ("action_pack", "unknown"):
             return ["membership"]
         if tracker.get_slot("support_kind") == "cloud":
             return ["membership", "support_kind", "competency_kind"]
         return ["membership", "support_kind"]
 
+    def answers_requested_slot(self, tracker: Tracker) -> bool:
+        # "クラウド系ではない" answers the competency question through the support kind.
+        return (super().answers_requested_slot(tracker)
+                or (tracker.get_slot("requested_slot") == "competency_kind"
+                    and tracker.slots_to_validate().get("support_kind") is not None))
 
-class ValidateMembershipCheckForm(FormValidationAction):
+    async def extract_support_kind(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        """A competency ("Cloud Platform です") is only asked about for cloud support."""
+        if tracker.get_slot("support_kind") is None and tracker.get_slot("competency_kind"):
+            return {"support_kind": "cloud"}
+        return {}
+
+    def validate_support_kind(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """While the competency kind is asked, "cloud" / "not cloud" describe the
+        competency, not a change of support kind."""
+        if tracker.get_slot("requested_slot") != "competency_kind":
+            return {"support_kind": value}
+        kind = {"cloud": "cloud", "on_premises": "other"}.get(value)
+        return {"support_kind": slot_before_this_turn(tracker, "support_kind"),
+                "competency_kind": kind or tracker.get_slot("competency_kind")}
+
+
+class ValidateMembershipCheckForm(PendingQuestionValidation):
     def name(self) -> str:
         return "validate_membership_check_form"
 
@@ -481,14 +832,54 @@ class ValidateMembershipCheckForm(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return [] if tracker.get_slot("membership") else ["has_membership"]
 
+    def answers_requested_slot(self, tracker: Tracker) -> bool:
+        return (super().answers_requested_slot(tracker)
+                or tracker.slots_to_validate().get("membership") is not None)
 
-class ValidateCloudRouteForm(FormValidationAction):
+
+class ValidateCloudRouteForm(PendingQuestionValidation):
     def name(self) -> str:
         return "validate_cloud_route_form"
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return [] if cloud_route(tracker) else ["cloud_route"]
+
+    def answers_requested_slot(self, tracker: Tracker) -> bool:
+        return (super().answers_requested_slot(tracker)
+                or tracker.slots_to_validate().get("membership") is not None)
+
+    def validate_cloud_route(self, value: Any, dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """The first "don't know" gets how to tell the two routes apart and the question
+        again; a second one gets both routes."""
+        if value == "unknown" and not uttered_since_form_start(
+                tracker, self.form_name(), "utter_explain_cloud_route_choice"):
+            dispatcher.utter_message(response="utter_explain_cloud_route_choice")
+            return {"cloud_route": None}
+        return {"cloud_route": value}
+
+
+class ValidateAccessIdForm(PendingQuestionValidation):
+    def name(self) -> str:
+        return "validate_access_id_form"
+
+    def validate_contract_state(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return {"contract_state": stated_contract_state(tracker) or value}
+
+
+# Where Rasa records, in a bot event's metadata, which response it uttered.
+UTTERED_RESPONSE_KEY = "utter" + "_action"
+
+
+def uttered_since_form_start(tracker: Tracker, form: str, response: str) -> bool:
+    events = tracker.events
+    starts = [i for i, e in enumerate(events) if e.get("event") == "active_loop"
+              and e.get("name") == form]
+    since = events[starts[-1]:] if starts else events
+    return any(e.get("event") == "bot" and (e.get("metadata") or {}).get(UTTERED_RESPONSE_KEY) == response
+               for e in since)
 
 
 # --- clarification and session start ---------------------------------------------------
@@ -500,24 +891,39 @@ def recent_intents(tracker: Tracker, count: int) -> list[str | None]:
 
 
 class ActionClarify(Action):
-    """Low NLU confidence: offer the likeliest situations as buttons; on the second
-    failure in a row, offer a person instead."""
+    """Low NLU or dialogue confidence: offer the likeliest situations as buttons, or the
+    menu when none is plausible; on the second failure in a row, offer a person."""
 
     def name(self) -> str:
         return "action_clarify"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
+        pending = pending_offer(tracker)
+        ranked = {item.get("name"): item.get("confidence", 0)
+                  for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
+        if pending and max(ranked.get("affirm", 0), ranked.get("deny", 0)) >= OFFER_REPLY_CONFIDENCE:
+            # An unsure "はい、確認の手順を…" right after an offer: read it as the reply.
+            if ranked.get("affirm", 0) >= ranked.get("deny", 0):
+                return accept_offer(dispatcher, tracker, domain, pending)
+            return decline_offer(dispatcher, tracker, pending)
         if recent_intents(tracker, 3).count("nlu_fallback") >= 2:
             dispatcher.utter_message(response="utter_clarify_handoff")
-            return []
+            return [offer("handoff")]
         content = load_content()
         language = language_of(tracker)
+        labelled = content.labels["intents"]
         ranking = tracker.latest_message.get("intent_ranking") or []
-        candidates = [item["name"] for item in ranking if item.get("name") in CLARIFIABLE_INTENTS]
-        if not candidates:  # nothing plausible to propose: just ask to rephrase
-            dispatcher.utter_message(response="utter_default")
-            return []
+        likeliest = next((item["name"] for item in ranking if item.get("name") != "nlu_fallback"), None)
+        if likeliest == "out_of_scope":
+            # Most likely outside the domain (a product problem, small talk): say what the
+            # bot covers and how product problems are handled, rather than guess a topic.
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return [SlotSet("diagnosis", "out_of_scope")]
+        candidates = [item["name"] for item in ranking
+                      if item.get("name") in labelled and item["name"] != "out_of_scope"]
+        if not candidates:
+            return show_menu(dispatcher, tracker)
         buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}
                    for name in candidates[:CLARIFY_BUTTONS]]
         buttons.append({"title": content.label(language, "ui", "none_of_these"),
@@ -558,3 +964,4 @@ class ActionSessionStart(Action):
             events.append(SlotSet("language", hint or DEFAULT_LANGUAGE))
         events.append(ActionExecuted("action_listen"))
         return events
+

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 CONTENT = Path(__file__).resolve().parent / "content"
+RULES = Path(__file__).resolve().parent.parent / "data" / "rules.yml"
 Localized = dict[str, str]
 
 
@@ -60,6 +61,7 @@ class Content:
     starts: dict[str, Start]
     labels: dict[str, Any]
     entitlement: dict[str, Any]
+    menu: tuple[str, ...]
 
     def label(self, language: str, *path: str) -> str:
         """A label such as label("ja", "values", "membership", "gold")."""
@@ -90,7 +92,27 @@ def load_content() -> Content:
     }
     starts = {key: Start(**value) for key, value in _load("starts.yml").items()}
     return Content(guides=guides, causes=causes, starts=starts, labels=_load("labels.yml"),
-                   entitlement=_load("entitlement.yml"))
+                   entitlement=_load("entitlement.yml"), menu=tuple(_load("menu.yml")["menu"]))
+
+
+@cache
+def topic_actions() -> dict[str, tuple[str, ...]]:
+    """intent → the actions its rule runs (data/rules.yml), for the rules that answer one
+    message with responses and at most a guide: what a second question in the same
+    message, or an accepted offer of that topic, runs."""
+    found: dict[str, tuple[str, ...]] = {}
+    for rule in yaml.safe_load(RULES.read_text(encoding="utf-8"))["rules"]:
+        steps = rule.get("steps") or []
+        if rule.get("condition") or not steps or "intent" not in steps[0]:
+            continue
+        actions = tuple(step["action"] for step in steps[1:] if "action" in step)
+        if actions and all(a.startswith("utter_") or a in ANSWER_ACTIONS for a in actions):
+            found[steps[0]["intent"]] = actions
+    return found
+
+
+# Custom actions a topic's rule may run besides responses, replayed by `topic_actions` users.
+ANSWER_ACTIONS = ("action_start_guide", "action_offer_resume")
 
 
 def entitlement_for(table: dict[str, Any], membership: str, support_kind: str,

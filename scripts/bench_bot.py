@@ -186,7 +186,7 @@ def model_load_seconds(model: Path) -> tuple[float, float]:
 def train_seconds() -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-train-"))
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", "data",
+    subprocess.run([sys.executable, "-m", "rasa", "train", "--domain", "domain.yml", "--data", "data",
                     "--config", "config.yml", "--out", str(out)], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     elapsed = time.monotonic() - started

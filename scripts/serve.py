@@ -48,7 +48,7 @@ def served_model() -> Path | None:
 
 def train(out: Path = MODELS) -> Path:
     subprocess.run(
-        [*RASA, "train", "--domain", "domain", "--data", "data", "--config", "config.yml",
+        [*RASA, "train", "--domain", "domain.yml", "--data", "data", "--config", "config.yml",
          "--out", str(out)],
         cwd=ROOT, check=True,
     )

@@ -21,7 +21,7 @@ CONTENT = load_content()
 
 @pytest.fixture(scope="module")
 def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain"))
+    return Domain.load(str(ROOT / "domain.yml"))
 
 
 @pytest.fixture
@@ -64,8 +64,6 @@ def guide_slots(guide: str, step: int, cause: int | None = None) -> dict[str, An
 def test_every_response_the_actions_use_exists_in_both_languages(domain: Domain) -> None:
     source = (ROOT / "actions" / "actions.py").read_text()
     used = set(re.findall(r'"(utter_[a-z_]+)"', source))
-    used |= {f"utter_explain_cloud_{r}" for r in ("signature", "csp")}
-    used |= {f"utter_access_id_{s}" for s in ("linked", "expired")}
     for name in used:
         variations = domain.responses[name]
         conditions = [v.get("condition") for v in variations]
@@ -117,7 +115,7 @@ async def test_last_step_done_finishes_and_clears_the_position(domain_dict) -> N
                            entities=step_entity(last + 1))
     messages, _, slots = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_guide_finished"
-    assert slots == {"guide": None, "guide_step": None, "guide_cause": None}
+    assert slots == {"guide": None, "guide_step": None, "guide_cause": None, "guide_diagnosis": None}
 
 
 @pytest.mark.parametrize("action", [bot_actions.ActionGuideNext(), bot_actions.ActionGuideFailed(),
@@ -288,12 +286,13 @@ async def test_clarify_offers_the_likeliest_situations_in_the_users_language(dom
     assert buttons[0]["title"] == CONTENT.label("zh", "intents", "ask_entitlement")
 
 
-async def test_clarify_without_a_plausible_situation_asks_to_rephrase(domain_dict) -> None:
+async def test_clarify_without_a_plausible_situation_shows_the_menu(domain_dict) -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 1.0}, {"name": "thank", "confidence": 0.3}]
     tracker = make_tracker(intent="nlu_fallback", ranking=ranking,
                            events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
-    assert messages[0]["response"] == "utter_default"
+    assert messages[0]["response"] == "utter_menu"
+    assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
 
 
 async def test_second_failure_in_a_row_offers_a_person(domain_dict) -> None:
@@ -357,10 +356,10 @@ async def test_yes_during_troubleshooting_means_it_worked(domain_dict) -> None:
     assert slots["guide_step"] == 3
 
 
-async def test_bare_answer_with_nothing_to_continue_asks_to_rephrase(domain_dict) -> None:
+async def test_bare_answer_with_nothing_to_continue_shows_the_menu(domain_dict) -> None:
     messages, _, _ = await run(bot_actions.ActionHandleAnswer(), make_tracker(intent="deny"),
                                domain_dict)
-    assert messages[0]["response"] == "utter_default"
+    assert messages[0]["response"] == "utter_menu"
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from trainer.sources import (
 )
 
 DEFAULT_MIN_EXAMPLES = 40
+MIN_LEAK_CHARS = 6
 # Responses that Rasa's built-in actions utter by name.
 RASA_DEFAULT_RESPONSES = {"utter_default", "utter_ask_rephrase", "utter_restart", "utter_back"}
 # Where code may name a response: response="utter_x", or f"utter_x_{...}" (a prefix).
@@ -93,6 +94,23 @@ def check_heldout_leak(src: Sources, threshold: float) -> Iterator[Problem]:
                           f"held-out example '{held.text}' ({_where(src.project, held)}) "
                           f"{kind} in the training data: remove or reword the training "
                           "example (the test set must stay unseen)")
+
+
+def check_conversation_leak(src: Sources, threshold: float) -> Iterator[Problem]:
+    """A held-out conversation message that is (nearly) a training example proves nothing."""
+    index = SimilarityIndex(((e.text, e) for e in src.training_examples), threshold)
+    for message in src.conversation_messages:
+        # Button payloads are not typed text; one-word replies (はい, 好的, 金牌) are in any
+        # data set and any conversation, so their overlap shows nothing.
+        if message.text.startswith("/") or len(message.text.strip()) < MIN_LEAK_CHARS:
+            continue
+        for match in index.find(message.text):
+            kind = "appears" if match.score == 1.0 else \
+                f"has a near-duplicate (similarity {match.score:.2f})"
+            yield Problem("conversation-leak", match.item.entry.path, match.item.entry.line,
+                          f"held-out conversation message '{message.text}' "
+                          f"({src.project.rel(message.path)}:{message.line}) {kind} in the "
+                          "training data: reword the training example")
 
 
 # ---------------------------------------------------------------- domain usage
@@ -371,6 +389,8 @@ def run_checks(project: Project, min_examples: int = DEFAULT_MIN_EXAMPLES,
         ("lookup, synonym and entity values", lambda: check_entity_values(src)),
         ("diagnosis IDs in the catalogue", lambda: check_diagnosis_ids(src)),
         ("held-out examples not in training data", lambda: check_heldout_leak(src, threshold)),
+        ("held-out conversations not in training data",
+         lambda: check_conversation_leak(src, threshold)),
     ]
     problems: list[Problem] = []
     for title, check in checks:

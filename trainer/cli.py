@@ -217,8 +217,8 @@ COMMANDS = {"validate": run_validate, "train": run_train, "evaluate": run_evalua
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     project = Project(args.root.resolve())
-    if not (project.root / "domain").exists():
-        print(f"{project.root} is not a Rasa project (no domain/).", file=sys.stderr)
+    if not project.domain.exists():
+        print(f"{project.root} is not a Rasa project (no domain.yml).", file=sys.stderr)
         return 2
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     started = time.monotonic()

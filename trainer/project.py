@@ -23,7 +23,7 @@ class Project:
 
     @property
     def domain(self) -> Path:
-        return self.root / "domain"
+        return self.root / "domain.yml"
 
     @property
     def data(self) -> Path:
@@ -54,6 +54,13 @@ class Project:
 
     def heldout(self, language: str) -> Path:
         return self.root / "tests" / "nlu" / f"heldout_{language}.yml"
+
+    @property
+    def heldout_conversations(self) -> list[Path]:
+        """The held-out conversation sets (sealed part included) and the pending-question
+        replies: none of their messages may be a training example."""
+        tests = self.root / "tests"
+        return sorted([*(tests / "dialogue").rglob("*.yml"), *(tests / "pending").glob("*.yml")])
 
     @property
     def languages(self) -> tuple[str, ...]:

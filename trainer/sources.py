@@ -162,6 +162,21 @@ def read_nlu_file(path: Path, data: Any = None) -> list[Block]:
     return blocks
 
 
+def _user_messages(node: Any) -> Iterator[str]:
+    """Every `user:` text of a conversation file, and every `ask:` message, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "user" and isinstance(value, str):
+                yield value
+            elif key == "ask" and isinstance(value, list):
+                yield from (item for item in value if isinstance(item, str))
+            else:
+                yield from _user_messages(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _user_messages(item)
+
+
 def yaml_files(directory: Path) -> list[Path]:
     if directory.is_file():
         return [directory]
@@ -245,6 +260,17 @@ class Sources:
                              for block in read_nlu_file(path)
                              if block.kind == "intent" for entry in block.entries]
         return examples
+
+    @cached_property
+    def conversation_messages(self) -> list[Entry]:
+        """The partner messages of the held-out conversations and pending-question replies."""
+        messages = []
+        for path in self.project.heldout_conversations:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for text in _user_messages(load_yaml(path)):
+                line = next((n for n, content in enumerate(lines, start=1) if text in content), 1)
+                messages.append(Entry(raw=text, path=path, line=line))
+        return messages
 
     @cached_property
     def story_steps(self) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@
   var STRINGS = {
     ja: {
       title: "MPN テクニカル サポート アシスタント",
-      welcome: "こんにちは。Microsoft Partner Network の技術サポート特典（有効化、Access ID と Contract ID、インシデント数、Azure のサポートなど）についてお手伝いします。\n状況や表示されたエラー メッセージをそのまま入力してください。",
+      welcome: "こんにちは。MPN (Microsoft Partner Network) のテクニカル サポート特典 (アクティブ化、アクセス ID とコントラクト ID、インシデント数、Azure のサポートなど) についてご案内します。\n状況や、表示されたエラー メッセージをそのまま入力してください。アクセス ID とコントラクト ID の値は入力しないでください。",
       placeholder: "メッセージを入力（Enter で送信、Shift+Enter で改行）",
       inputLabel: "メッセージ",
       send: "送信",
@@ -36,7 +36,7 @@
     },
     zh: {
       title: "MPN 技术支持助手",
-      welcome: "您好！我可以帮助您解决 Microsoft 合作伙伴网络技术支持权益的问题（激活、访问 ID 和合同 ID、事件数、Azure 支持等）。\n请直接输入您遇到的情况或看到的错误消息。",
+      welcome: "您好！我是 MPN（Microsoft 合作伙伴网络）技术支持权益助手，可以帮您解答激活权益、访问 ID 和合同 ID、支持事件数、Azure 支持等问题。\n请直接输入您遇到的情况或看到的错误消息，但请不要输入访问 ID 和合同 ID 本身。",
       placeholder: "输入消息（按 Enter 发送，Shift+Enter 换行）",
       inputLabel: "消息",
       send: "发送",

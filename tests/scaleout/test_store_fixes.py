@@ -21,7 +21,7 @@ from components.stores import EnvTrackerStore, mask_ids_in_logs
 from scripts.serve import ROOT
 from tests.scaleout.services import Postgres
 
-DOMAIN = Domain.load(str(ROOT / "domain"))
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
 def store_for(url: str, monkeypatch: pytest.MonkeyPatch) -> EnvTrackerStore:

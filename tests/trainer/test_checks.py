@@ -47,7 +47,7 @@ BROKEN = {
     "too few examples": Broken(
         "examples-per-intent", "data/nlu/zh/conversation.yml",
         "    - 你好啊\n    - 您好，在线吗\n    - hi\n", "",
-        at="  - greet", at_file="domain/core.yml", says="'greet' has 7 examples in data/nlu/zh/"),
+        at="  - greet", at_file="domain.yml", says="'greet' has 7 examples in data/nlu/zh/"),
     "same example under two intents": Broken(
         "duplicate-example", "data/nlu/ja/benefits.yml",
         "    - 特典画面でアクセス拒否みたいなエラーが出る\n",
@@ -64,22 +64,22 @@ BROKEN = {
         "    - 猫の飼い方を教えて\n    - ＰＡＲＴＮＥＲ　ＣＥＮＴＥＲ で ACTIVATE を押す場所が分からない！\n",
         at="ＰＡＲＴＮＥＲ", says="the same example"),
     "unused intent": Broken(
-        "unused-intent", "domain/core.yml", "  - out_of_scope\n",
+        "unused-intent", "domain.yml", "  - out_of_scope\n",
         "  - out_of_scope\n  - thank\n", at="  - thank", says="'thank' is not used"),
     "unused response": Broken(
-        "unused-response", "domain/responses.yml", "  utter_default:\n",
+        "unused-response", "domain.yml", "  utter_default:\n",
         '  utter_unused:\n  - text: "未使用です"\n  - condition:\n    - type: slot\n'
         '      name: language\n      value: zh\n    text: "未使用"\n\n  utter_default:\n',
         at="  utter_unused:", says="'utter_unused' is not used"),
     "response without zh": Broken(
-        "response-languages", "domain/responses.yml",
+        "response-languages", "domain.yml",
         '  - text: "申し訳ありませんが、MPN のテクニカル サポート特典についてのみお答えできます。"\n'
         "  - condition:\n    - type: slot\n      name: language\n      value: zh\n"
         '    text: "抱歉，我只能回答 MPN 技术支持权益相关的问题。"\n',
         '  - text: "申し訳ありませんが、MPN のテクニカル サポート特典についてのみお答えできます。"\n',
         at="  utter_out_of_scope:", says="'utter_out_of_scope' has no zh variation"),
     "zh response written in Japanese": Broken(
-        "response-languages", "domain/responses.yml",
+        "response-languages", "domain.yml",
         '    text: "我们再检查一下其他原因。"\n', '    text: "別の原因を確認しましょう。"\n',
         at="別の原因を確認しましょう", last=True,
         says="utter_guide_failed': the zh variation is not written in zh"),
@@ -105,12 +105,12 @@ BROKEN = {
         '[ゴールド]{"entity": "membership", "value": "golden"}のインシデント数は？',
         at='"golden"', says="membership value 'golden'"),
     "button with an unknown value": Broken(
-        "entity-values", "domain/responses.yml",
+        "entity-values", "domain.yml",
         "    - title: \"金牌\"\n      payload: '/ask_entitlement{\"membership\": \"gold\"}'\n",
         "    - title: \"金牌\"\n      payload: '/ask_entitlement{\"membership\": \"金\"}'\n",
         at='title: "金牌"', says="membership='金'"),
     "unknown diagnosis in a slot mapping": Broken(
-        "diagnosis-ids", "domain/core.yml", "value: activate_benefits}",
+        "diagnosis-ids", "domain.yml", "value: activate_benefits}",
         "value: activate_benefit}", at="activate_benefit}", says="'activate_benefit'"),
     "unknown diagnosis in starts.yml": Broken(
         "diagnosis-ids", "actions/content/starts.yml", "activate_benefits: {guide",
@@ -163,7 +163,7 @@ def test_validate_command_runs_rasa_validation_too(fixture_copy: Callable[[], Pr
     line = line_of(project, "data/rules.yml", "utter_nothing")
     assert re.search(rf"data/rules.yml:{line}: \[rasa\] .*'utter_nothing'", done.stdout)
     assert "  FAIL rasa data validate:" in done.stdout
-    assert re.search(r"domain/responses.yml:\d+: \[unused-response\] .*'utter_guide_failed'",
+    assert re.search(r"domain.yml:\d+: \[unused-response\] .*'utter_guide_failed'",
                      done.stdout)
     assert "Validation failed: 1 problems in the project's checks, and Rasa's validation " \
         "failed." in done.stdout

@@ -1,0 +1,191 @@
+"""Entities from the lookup tables, matched as partners type them, with negations resolved.
+
+Rasa's RegexEntityExtractor matches the raw text, so ｺﾞｰﾙﾄﾞ, ＧＯＬＤ or ごーるど never
+match the lookup entry ゴールド. This extractor matches the lookup entries on a folded
+copy of the text (width, case, hiragana → katakana; one character stays one character,
+so offsets into the original text hold) and gives each entity its canonical value
+through the synonyms of the training data.
+
+A message also says what it is *not* ("ゴールドではなくシルバー", "不是银牌是金牌",
+"我们的能力不属于云那一类"). Rasa's slot filling keeps the last value of an entity, which
+would store the negated one, so negated values are removed here; for a fact with two
+possible values a negated value means the other one. When a message names both support
+kinds ("オンプレとクラウドはそれぞれ何件"), they become the one value `both`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
+
+from components.language import fold_width_char
+
+HIRAGANA = range(0x3041, 0x3097)
+KATAKANA_OFFSET = 0x60
+
+# Facts with exactly two values: "not one" means "the other".
+OTHER_VALUE = {
+    "support_kind": {"on_premises": "cloud", "cloud": "on_premises"},
+    "competency_kind": {"cloud": "other", "other": "cloud"},
+    "cloud_route": {"signature": "csp", "csp": "signature"},
+    "contract_state": {"linked": "expired", "expired": "linked"},
+}
+# A role that the partner says they do not have leaves them without an admin role.
+NO_ROLE = ("partner_role", "none")
+BOTH_SUPPORT_KINDS = "both"
+
+# Japanese negates after the noun (ゴールドではなく, オンプレじゃない), Chinese before it
+# (不是银牌, 不属于云). A few characters may stand between (クラウドのコンピテンシーではない,
+# 不属于云那一类), but never a clause break or another entity.
+JA_NEGATION_AFTER = re.compile(
+    r"^[^、。,.!?！？\n]{0,12}?((では|じゃ|でも|で)(なく|無く|ない|なかった|ありません|ございません)"
+    r"|とは違|以外)")
+ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,2}(不对|不是|错了)")
+ZH_NEGATION_BEFORE = re.compile(
+    r"(不是|并非|並非|不属于|不屬於|不算|而非)[^，。,.!?！？\n是]{0,4}$|非$")
+JA_NEGATION_BEFORE = re.compile(r"(非)$")
+
+
+def fold_char(char: str) -> str:
+    folded = fold_width_char(char).lower()
+    if len(folded) == 1 and ord(folded) in HIRAGANA:
+        return chr(ord(folded) + KATAKANA_OFFSET)
+    return folded
+
+
+def fold(text: str) -> str:
+    """Width, case and kana folding; the result has the length of `text`."""
+    return "".join(fold_char(char) for char in text)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    entity: str
+    pattern: str
+
+
+def build_lookups(tables: list[dict[str, Any]], entities: set[str]) -> list[Lookup]:
+    """One alternation per entity (its ja and zh tables merged); longer entries first so
+    the longest one matches."""
+    elements: dict[str, set[str]] = {}
+    for table in tables:
+        if table["name"] in entities:
+            elements.setdefault(table["name"], set()).update(
+                fold(str(e).strip()) for e in table["elements"] if str(e).strip())
+    return [Lookup(name, "|".join(re.escape(e) for e in sorted(values, key=lambda e: (-len(e), e))))
+            for name, values in sorted(elements.items()) if values]
+
+
+def find_entities(text: str, lookups: list[Lookup], synonyms: dict[str, str]) -> list[dict[str, Any]]:
+    """Lookup matches with canonical values; a match inside a longer one of another entity
+    is dropped (クラウド inside クラウド コンピテンシー is the competency, not a support kind)."""
+    folded = fold(text)
+    found = []
+    for lookup in lookups:
+        for match in re.finditer(lookup.pattern, folded):
+            value = synonyms.get(match.group(), text[match.start():match.end()])
+            found.append({"entity": lookup.entity, "start": match.start(), "end": match.end(),
+                          "value": value})
+    return [e for e in found if not any(
+        o is not e and o["start"] <= e["start"] and e["end"] <= o["end"]
+        and o["end"] - o["start"] > e["end"] - e["start"] for o in found)]
+
+
+def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) -> bool:
+    """Whether the text around the entity negates it, without reaching another entity."""
+    start, end = entity["start"], entity["end"]
+    after_limit = min([o["start"] for o in others if o["start"] >= end] + [len(text)])
+    before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
+    after, before = text[end:after_limit], text[before_limit:start]
+    return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
+                or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))
+
+
+def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drops negated values; a negated two-valued fact becomes its other value."""
+    resolved = []
+    for entity in entities:
+        others = [o for o in entities if o is not entity]
+        if not is_negated(text, entity, others):
+            resolved.append(entity)
+            continue
+        name, value = entity["entity"], entity["value"]
+        affirmed = {o["value"] for o in others if o["entity"] == name}
+        if value in OTHER_VALUE.get(name, {}) and not affirmed:
+            resolved.append({**entity, "value": OTHER_VALUE[name][value]})
+        elif name == NO_ROLE[0] and value != NO_ROLE[1] and not affirmed:
+            resolved.append({**entity, "value": NO_ROLE[1]})
+    return merge_support_kinds(resolved)
+
+
+def merge_support_kinds(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kinds = [e for e in entities if e["entity"] == "support_kind"]
+    if {e["value"] for e in kinds} != set(OTHER_VALUE["support_kind"]):
+        return entities
+    first = min(kinds, key=lambda e: e["start"])
+    both = {**first, "end": max(e["end"] for e in kinds), "value": BOTH_SUPPORT_KINDS}
+    return [e for e in entities if e["entity"] != "support_kind"] + [both]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class FoldedLookupEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Lookup-table entities on folded text, canonical values, negations resolved."""
+
+    FILE_NAME = "folded_lookups.json"
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"max_chars": 2000}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 lookups: list[Lookup] | None = None, synonyms: dict[str, str] | None = None) -> None:
+        self._max_chars = config["max_chars"]
+        self._storage = model_storage
+        self._resource = resource
+        self.lookups = lookups or []
+        self.synonyms = synonyms or {}
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> FoldedLookupEntityExtractor:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        self.lookups = build_lookups(training_data.lookup_tables, training_data.entities)
+        self.synonyms = {fold(surface): canonical
+                         for surface, canonical in training_data.entity_synonyms.items()}
+        for canonical in set(self.synonyms.values()):  # "gold" typed as such
+            self.synonyms.setdefault(fold(canonical), canonical)
+        with self._storage.write_to(self._resource) as directory:
+            dump_obj_as_json_to_file(directory / self.FILE_NAME, {
+                "lookups": [[lookup.entity, lookup.pattern] for lookup in self.lookups],
+                "synonyms": self.synonyms,
+            })
+        return self._resource
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> FoldedLookupEntityExtractor:
+        with model_storage.read_from(resource) as directory:
+            stored = read_json_file(directory / cls.FILE_NAME)
+        lookups = [Lookup(entity, pattern) for entity, pattern in stored["lookups"]]
+        return cls(config, model_storage, resource, lookups, stored["synonyms"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = (message.get(TEXT) or "")[: self._max_chars]
+            entities = resolve_negations(text, find_entities(text, self.lookups, self.synonyms))
+            entities = self.add_extractor_name(entities)
+            message.set(ENTITIES, [*message.get(ENTITIES, []), *entities], add_to_output=True)
+        return messages

@@ -1,0 +1,32 @@
+"""The held-out conversation set (tests/dialogue/<lang>.yml), played over the REST channel
+against the real servers: pass rate per language and per kind, against the floors in
+tests/dialogue/baseline.json. The sealed part (tests/dialogue/sealed/) is not played
+here: `python -m scripts.eval_dialogue --sealed` reports it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.dialogue import load_scripts, pass_rates, play, report
+from tests.support.rest import RestClient
+
+SETS = Path(__file__).parent / "dialogue"
+BASELINE = json.loads((SETS / "baseline.json").read_text(encoding="utf-8"))
+
+
+def test_held_out_conversations_meet_the_baseline(rest: RestClient,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    results = [play(rest, language, conversation)
+               for language, conversation in load_scripts(SETS.glob("*.yml"))]
+    rates = pass_rates(results)
+    with capsys.disabled():
+        print("\n" + report(results))
+    below = [f"{group} {key}: {rates[group].get(key, 0.0):.1%} < floor {floor:.1%}"
+             for group, floors in BASELINE["floors"].items() for key, floor in floors.items()
+             if rates[group].get(key, 0.0) < floor]
+    failures = "\n".join(f"{r.language}/{r.name}:\n  " + "\n  ".join(r.problems)
+                         for r in results if not r.passed)
+    assert not below, "\n".join(below) + "\n\nfailed conversations:\n" + failures

@@ -1,0 +1,138 @@
+"""The conversation around the diagnoses, action by action (real Tracker, dispatcher and
+domain): offers, the resume offer, roles, second questions, pending-question forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk import ActionExecutionRejection
+
+from actions import actions as bot_actions
+from tests.test_actions import CONTENT, domain, domain_dict, guide_slots, make_tracker, run
+
+__all__ = ["domain", "domain_dict"]  # fixtures used here
+
+
+def user(intent: str, text: str = "") -> dict[str, Any]:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
+
+
+def slot(name: str, value: Any) -> dict[str, Any]:
+    return {"event": "slot", "name": name, "value": value}
+
+
+def offered(name: str, reply_intent: str) -> list[dict[str, Any]]:
+    """A conversation where the bot's last turn made offer `name`, then the reply."""
+    return [user("report_no_benefits"), slot("offer", name), user(reply_intent)]
+
+
+@pytest.mark.parametrize(("offer", "reply", "response"), [
+    ("paid_plans", "affirm", "utter_paid_support_plans"),
+    ("paid_plans", "dont_know", "utter_paid_support_plans"),
+    ("paid_plans", "deny", "utter_offer_declined"),
+    ("remaining_incidents", "affirm", "utter_explain_remaining_incidents"),
+    ("handoff", "affirm", "utter_handoff"),
+])
+async def test_an_offer_is_answered_by_the_next_yes_or_no(domain_dict, offer: str, reply: str,
+                                                          response: str) -> None:
+    tracker = make_tracker(intent=reply, events=offered(offer, reply))
+    messages, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert messages[0]["response"] == response
+    assert slots["offer"] is None
+
+
+async def test_an_offer_lapses_after_one_turn(domain_dict) -> None:
+    events = [user("report_no_benefits"), slot("offer", "paid_plans"), user("thank"), user("affirm")]
+    messages, _, _ = await run(bot_actions.ActionHandleAnswer(),
+                               make_tracker(intent="affirm", events=events), domain_dict)
+    assert messages[0]["response"] == "utter_menu"
+
+
+async def test_resume_offer_accepted_shows_the_same_step_with_the_guides_diagnosis(domain_dict) -> None:
+    slots = {**guide_slots("switch_account", 1), "guide_diagnosis": "not_authorized",
+             "diagnosis": "paid_support_plans"}
+    tracker = make_tracker(slots, intent="affirm", events=offered("resume_guide", "affirm"))
+    messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert CONTENT.guides["switch_account"].steps[1].text["ja"] in messages[0]["text"]
+    assert values["diagnosis"] == "not_authorized" and values["guide_step"] == 1
+
+
+async def test_resume_offer_declined_ends_the_guide(domain_dict) -> None:
+    tracker = make_tracker(guide_slots("switch_account", 1), intent="deny",
+                           events=offered("resume_guide", "deny"))
+    messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_offer_declined"
+    assert values["guide"] is None
+
+
+async def test_resume_is_offered_only_when_a_guide_was_in_progress(domain_dict) -> None:
+    in_guide = make_tracker(guide_slots("switch_account", 1), intent="ask_paid_plans",
+                            events=[user("ask_paid_plans")])
+    messages, _, values = await run(bot_actions.ActionOfferResume(), in_guide, domain_dict)
+    assert messages[0]["response"] == "utter_offer_resume_guide" and values["offer"] == "resume_guide"
+    no_guide = make_tracker(intent="ask_paid_plans", events=[user("ask_paid_plans")])
+    assert (await run(bot_actions.ActionOfferResume(), no_guide, domain_dict))[0] == []
+
+
+async def test_no_admin_role_during_activation_asks_for_an_admin(domain_dict) -> None:
+    tracker = make_tracker(guide_slots("view_activate", 2, cause=0), intent="inform",
+                           entities=[{"entity": "partner_role", "value": "none"}])
+    messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_role_missing"
+    assert values["diagnosis"] == "activation_role_required" and values["guide_cause"] == 0
+
+
+async def test_an_admin_role_rules_the_role_cause_out(domain_dict) -> None:
+    tracker = make_tracker(guide_slots("view_activate", 2, cause=0), intent="inform",
+                           entities=[{"entity": "partner_role", "value": "global_admin"}])
+    _, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert values["guide_cause"] == 1  # the next likely cause: processing takes days
+
+
+async def test_a_second_question_in_the_same_message_is_answered(domain_dict) -> None:
+    ranking = [{"name": "ask_access_contract_ids", "confidence": 0.5},
+               {"name": "ask_tpd", "confidence": 0.4}]
+    tracker = make_tracker(intent="ask_access_contract_ids", ranking=ranking,
+                           text="アクセスIDって何ですか？あと、TPDって何ですか？",
+                           events=[user("ask_access_contract_ids")])
+    messages, _, _ = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_tpd_services"]
+    single = make_tracker(intent="ask_access_contract_ids", ranking=ranking,
+                          text="アクセスIDって何ですか", events=[user("ask_access_contract_ids")])
+    assert (await run(bot_actions.ActionOfferResume(), single, domain_dict))[0] == []
+
+
+def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
+                 diagnosis: str = "entitlement") -> Any:
+    events = [slot("diagnosis", diagnosis), user(intent),
+              *(slot(name, value) for name, value in candidates.items())]
+    tracker = make_tracker({"requested_slot": requested, "diagnosis": diagnosis, **candidates},
+                           intent=intent, events=events)
+    tracker.active_loop = {"name": "entitlement_form"}
+    return tracker
+
+
+async def test_a_person_rejects_the_pending_question(domain_dict) -> None:
+    tracker = form_tracker("membership", "request_human", {"membership": "gold"})
+    with pytest.raises(ActionExecutionRejection):
+        await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+
+
+async def test_another_topic_without_an_answer_rejects_the_question(domain_dict) -> None:
+    tracker = form_tracker("membership", "ask_paid_plans", {})
+    with pytest.raises(ActionExecutionRejection):
+        await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+
+
+async def test_an_answer_taken_for_another_topic_keeps_the_questions_diagnosis(domain_dict) -> None:
+    tracker = form_tracker("membership", "ask_remaining_incidents", {"membership": "gold"})
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["membership"] == "gold" and values["diagnosis"] == "entitlement"
+
+
+async def test_not_cloud_to_the_competency_question_means_another_competency(domain_dict) -> None:
+    tracker = form_tracker("competency_kind", "inform", {"support_kind": "on_premises"})
+    tracker.events.insert(0, slot("support_kind", "cloud"))
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"

@@ -1,0 +1,86 @@
+"""The folded lookup extractor and the negation rule, on plain tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.entities import Lookup, build_lookups, find_entities, fold, resolve_negations
+
+TABLES = [
+    {"name": "membership", "elements": ["ゴールド", "Gold", "シルバー", "金牌", "银牌", "金排"]},
+    {"name": "support_kind", "elements": ["オンプレ", "クラウド", "Azure", "本地", "云"]},
+    {"name": "competency_kind", "elements": ["Cloud Platform"]},
+    {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
+    {"name": "not_an_entity", "elements": ["x"]},
+]
+SYNONYMS = {fold(k): v for k, v in {
+    "ゴールド": "gold", "Gold": "gold", "シルバー": "silver", "金牌": "gold", "银牌": "silver",
+    "金排": "gold", "オンプレ": "on_premises", "クラウド": "cloud", "Azure": "cloud",
+    "本地": "on_premises", "云": "cloud", "Cloud Platform": "cloud",
+    "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
+}.items()}
+ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role"}
+
+
+def values(text: str) -> list[tuple[str, str]]:
+    lookups = build_lookups(TABLES, ENTITIES)
+    found = resolve_negations(text, find_entities(text, lookups, SYNONYMS))
+    return sorted((e["entity"], e["value"]) for e in found)
+
+
+def test_fold_keeps_length_and_folds_width_case_and_kana() -> None:
+    for text in ("ｺﾞｰﾙﾄﾞ", "ＧＯＬＤ", "ごーるど", "Ａzure ｸﾗｳﾄﾞ"):
+        assert len(fold(text)) == len(text) or "ﾞ" in text
+    assert fold("ＧＯＬＤ") == "gold"
+    assert fold("ごーるど") == "ゴールド"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("うちはゴールドです", [("membership", "gold")]),
+    ("ごーるどです", [("membership", "gold")]),
+    ("ＧＯＬＤ", [("membership", "gold")]),
+    ("gold partner", [("membership", "gold")]),
+    ("金排的", [("membership", "gold")]),
+    ("すみません、ゴールドではなくシルバーでした", [("membership", "silver")]),
+    ("ゴールドじゃなくてシルバー", [("membership", "silver")]),
+    ("说错了，不是银牌是金牌", [("membership", "gold")]),
+    ("金牌，不是银牌", [("membership", "gold")]),
+    ("オンプレじゃなくてクラウドの話です", [("support_kind", "cloud")]),
+    ("オンプレではないです", [("support_kind", "cloud")]),
+    ("我们的能力不属于云那一类", [("support_kind", "on_premises")]),
+    ("ゴールドだとオンプレとクラウドはそれぞれ何件？",
+     [("membership", "gold"), ("support_kind", "both")]),
+    ("金牌本地和云分别几个", [("membership", "gold"), ("support_kind", "both")]),
+    ("グローバル管理者ではありません", [("partner_role", "none")]),
+    ("一般ユーザーの権限しかありません", [("partner_role", "none")]),
+    ("我是全局管理员", [("partner_role", "global_admin")]),
+    ("Cloud Platform です", [("competency_kind", "cloud")]),
+    ("シルバーではなかったです", []),
+    ("オンプレとは違います", [("support_kind", "cloud")]),
+    ("ゴールドじゃなかった、シルバーでした", [("membership", "silver")]),
+    ("関係ない文章", []),
+])
+def test_entities_with_negations(text: str, expected: list[Any]) -> None:
+    assert values(text) == expected
+
+
+def test_the_ja_and_zh_tables_of_one_entity_match_once() -> None:
+    tables = [{"name": "cloud_route", "elements": ["CSP"]}, {"name": "cloud_route", "elements": ["CSP"]}]
+    found = find_entities("CSPじゃないです", build_lookups(tables, {"cloud_route"}), {"csp": "csp"})
+    assert [e["value"] for e in resolve_negations("CSPじゃないです", found)] == ["signature"]
+
+
+def test_a_match_inside_a_longer_one_is_dropped() -> None:
+    lookups = [Lookup("competency_kind", "クラウド コンピテンシー"), Lookup("support_kind", "クラウド")]
+    found = find_entities("クラウド コンピテンシーです", lookups, {})
+    assert [e["entity"] for e in found] == ["competency_kind"]
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    lookups = [Lookup("membership", "ゴールド")]
+    text = "弊社はごーるどです"
+    (entity,) = find_entities(text, lookups, {"ゴールド": "gold"})
+    assert text[entity["start"]:entity["end"]] == "ごーるど"
+    assert entity["value"] == "gold"
