@@ -202,11 +202,11 @@ def action_message(payload: dict[str, Any]) -> Incoming | None:
         return None
     action = actions[0]
     # Only buttons are ever sent (button_blocks); other elements have no value for Rasa.
-    value = action.get("value") if action.get("type") == "button" else None
+    value = nonempty_str(action.get("value")) if action.get("type") == "button" else None
     user = obj(payload.get("user")).get("id")
     container = obj(payload.get("container"))
     channel = obj(payload.get("channel")).get("id") or container.get("channel_id")
-    if not (nonempty_str(value) and isinstance(user, str) and isinstance(channel, str)):
+    if not (value and isinstance(user, str) and isinstance(channel, str)):
         return None  # e.g. a link button, which has no value
     message = obj(payload.get("message"))
     return Incoming(

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 import aiohttp
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 from rasa.core.channels.botframework import BotFramework
 from rasa.core.channels.channel import UserMessage
@@ -174,7 +175,7 @@ def card_text(text: str) -> str:
 def hero_card(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     """A hero card whose buttons Teams can click: `messageBack` shows the title in the chat
     and sends the payload (text and value); URL payloads open the page."""
-    actions = []
+    actions: list[dict[str, Any]] = []
     for button in buttons:
         title = str(button.get("title") or button.get("payload") or "")
         payload = str(button.get("payload") or button.get("url") or "")
@@ -297,9 +298,12 @@ class TokenValidator:
         if isinstance(endorsements, list) and activity.get("channelId") not in endorsements:
             raise AuthError(f"key not endorsed for channel {activity.get('channelId')!r}")
         try:
+            public_key = RSAAlgorithm.from_jwk(key)
+            if not isinstance(public_key, RSAPublicKey):  # a JWK with private parts
+                raise AuthError(f"signing key {kid!r} is not an RSA public key")
             claims = jwt.decode(
                 token,
-                key=RSAAlgorithm.from_jwk(key),
+                key=public_key,
                 algorithms=["RS256"],
                 audience=self.settings.app_id,
                 issuer=list(self.settings.issuers),

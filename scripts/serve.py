@@ -146,7 +146,8 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float,
     while time.monotonic() < deadline:
         check()
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+            command = process.args if isinstance(process.args, list) else [process.args]
+            raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
