@@ -66,7 +66,9 @@ def checked_body(request: Request) -> dict[str, Any]:
         raise PayloadTooLarge(f"'message' must be at most {MAX_MESSAGE_CHARS} characters")
     if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
         raise BadRequest("'metadata' must be a JSON object")
-    request.parsed_json = body  # every later read of request.json sees this checked body
+    # Every later read of request.json sees this checked body. Sanic assigns the attribute
+    # None in Request.__init__ without an annotation, so its inferred type is None.
+    request.parsed_json = body  # type: ignore[assignment]
     return body
 
 

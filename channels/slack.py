@@ -5,7 +5,7 @@ Configured from environment variables only (channels/settings.py, docs/channels.
 they are unset the server still starts and the webhook answers 503.
 
 What differs from the stock `slack` connector (design.md, "Known traps"):
-- signature and timestamp window checked (401 otherwise);
+- signature (slack_sdk's `SignatureVerifier`) and timestamp window checked (401 otherwise);
 - each `event_id` is answered once whatever the retry reason (the stock one only ignores
   `http_timeout` retries); a message reaching us twice under two event ids (as `message`
   and `app_mention`) is answered once too. In memory by default; in Redis (SET NX EX) when
@@ -20,29 +20,28 @@ What differs from the stock `slack` connector (design.md, "Known traps"):
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import html
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.settings import SlackSettings, language_from_locale
 from channels.shapes import json_object, nonempty_str, obj, objs
+from channels.webhook import EnvWebhookInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +54,45 @@ LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 # Message subtypes that are still a person writing to us.
 USER_SUBTYPES = (None, "thread_broadcast", "file_share")
+TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds, as Slack sends them
 
 
 # --- pure helpers -----------------------------------------------------------------------
 
 
+class _At(Clock):
+    """The verifier's clock, fixed at one instant (tests pass theirs)."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
 def signature_valid(secret: str, body: bytes, timestamp: str | None, signature: str | None,
                     window_s: float, now: float | None = None) -> bool:
-    """Slack's v0 request signature, with the timestamp within `window_s` of now."""
-    if not timestamp or not signature:
+    """Slack's v0 request signature (slack_sdk's `SignatureVerifier`), with the timestamp
+    within `window_s` of now (a replay window; the verifier also refuses more than 5 min).
+
+    The verifier raises instead of answering False on input an attacker controls: a
+    timestamp `int()` rejects (ValueError), a body that is not UTF-8 (UnicodeDecodeError)
+    and a non-ASCII signature (`hmac.compare_digest`'s TypeError). Slack sends none of
+    them, so each is refused here before the verifier sees it.
+    """
+    if not timestamp or not signature or not signature.isascii():
+        return False
+    # Digits only: int() would also take " 17", "1_7" or non-ASCII digits.
+    if not TIMESTAMP.fullmatch(timestamp):
         return False
     try:
-        sent = int(timestamp)
-    except ValueError:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
         return False
-    if abs((time.time() if now is None else now) - sent) > window_s:
+    at = time.time() if now is None else now
+    if abs(at - int(timestamp)) > window_s:
         return False  # stale: possibly a replay
-    base = f"v0:{timestamp}:".encode() + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return SignatureVerifier(secret, clock=_At(at)).is_valid(body, timestamp, signature)
 
 
 def _escape(text: str) -> str:
@@ -183,11 +202,11 @@ def action_message(payload: dict[str, Any]) -> Incoming | None:
         return None
     action = actions[0]
     # Only buttons are ever sent (button_blocks); other elements have no value for Rasa.
-    value = action.get("value") if action.get("type") == "button" else None
+    value = nonempty_str(action.get("value")) if action.get("type") == "button" else None
     user = obj(payload.get("user")).get("id")
     container = obj(payload.get("container"))
     channel = obj(payload.get("channel")).get("id") or container.get("channel_id")
-    if not (nonempty_str(value) and isinstance(user, str) and isinstance(channel, str)):
+    if not (value and isinstance(user, str) and isinstance(channel, str)):
         return None  # e.g. a link button, which has no value
     message = obj(payload.get("message"))
     return Incoming(
@@ -346,29 +365,24 @@ class SlackOutput(SlackBot):
                                  **message)
 
 
-class SlackChannelInput(SlackInput):
+class SlackChannelInput(EnvWebhookInput[SlackSettings]):
     """Slack webhook (`/webhooks/slack/webhook`), configured from the environment."""
+
+    title = "Slack"
+    required_env = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 
     @classmethod
     def name(cls) -> str:
         return "slack"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if credentials:
-            logger.warning("channels.slack.SlackChannelInput reads environment variables "
-                           "only; values in credentials.yml are ignored")
-        return cls(SlackSettings.from_env())
+    def settings_from_env(cls) -> SlackSettings | None:
+        return SlackSettings.from_env()
 
     def __init__(self, settings: SlackSettings | None) -> None:
-        # The stock __init__ insists on credentials; deliberately not called.
-        self.settings = settings
-        self._tasks: set[asyncio.Task] = set()
+        super().__init__(settings)
         if settings is None:
-            logger.info("Slack channel off (SLACK_BOT_TOKEN/SLACK_SIGNING_SECRET unset)")
             return
-        self.slack_token = settings.bot_token
-        self.slack_signing_secret = settings.signing_secret
         self.client = AsyncWebClient(
             token=settings.bot_token, base_url=settings.api_url,
             timeout=max(1, int(settings.http_timeout_s)),
@@ -400,18 +414,14 @@ class SlackChannelInput(SlackInput):
         fresh = [await self.seen.first_time(key) for key in incoming.dedup_keys]
         return all(fresh)
 
-    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      incoming: Incoming) -> None:
-        try:
-            language = await self.locales.language(incoming.user)
-            await on_new_message(UserMessage(
-                text=incoming.text,
-                output_channel=SlackOutput(self.client, incoming.channel, incoming.thread_ts),
-                sender_id=incoming.sender, input_channel=self.name(),
-                metadata={"language": language} if language else {},
-            ))
-        except Exception:  # a background task: log, never lose the traceback
-            logger.exception("Slack message from %s could not be handled", incoming.sender)
+    async def _answer(self, on_new_message: OnNewMessage, incoming: Incoming) -> None:
+        language = await self.locales.language(incoming.user)
+        await on_new_message(UserMessage(
+            text=incoming.text,
+            output_channel=SlackOutput(self.client, incoming.channel, incoming.thread_ts),
+            sender_id=incoming.sender, input_channel=self.name(),
+            metadata={"language": language} if language else {},
+        ))
 
     def _parse(self, request: Request) -> tuple[dict[str, Any] | None, Incoming | None]:
         """(body, message to answer) of an Events API or interactivity request."""
@@ -426,48 +436,31 @@ class SlackChannelInput(SlackInput):
             return (body, action_message(body)) if body is not None else (None, None)
         return None, None
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("slack_channel_webhook", __name__)
+    async def handle(self, request: Request, settings: SlackSettings,
+                     on_new_message: OnNewMessage) -> HTTPResponse:
+        if not self.is_request_from_slack_authentic(request):
+            logger.warning("Slack request with a bad or stale signature refused")
+            return response.text("invalid signature", status=HTTPStatus.UNAUTHORIZED)
+        body, incoming = self._parse(request)
+        if body is None:
+            return response.text("unsupported request", status=HTTPStatus.BAD_REQUEST)
+        if body.get("type") == "url_verification":
+            return response.text(str(body.get("challenge", "")))
+        if incoming is None:
+            return response.text("")  # not a message we answer: acknowledged
+        if not self.team_allowed(body):
+            logger.warning("Slack request from a workspace not allowed: %s", team_of(body))
+            return response.text("")  # a 2xx, or Slack would retry it
+        if not await self.first_time(incoming):
+            logger.info("Slack delivery already answered (retry #%s, %s): %s",
+                        request.headers.get("X-Slack-Retry-Num"),
+                        request.headers.get("X-Slack-Retry-Reason"), incoming.dedup_keys)
+            return response.text("", headers={"X-Slack-No-Retry": "1"})
+        # Slack wants an answer within 3 s: Rasa runs in the background.
+        self.in_background(self._answer(on_new_message, incoming),
+                           f"Slack message from {incoming.sender}")
+        return response.text("")
 
-        def off() -> HTTPResponse:
-            return response.json({"status": "Slack channel not configured"},
-                                 status=HTTPStatus.SERVICE_UNAVAILABLE)
-
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return off() if self.settings is None else response.json({"status": "ok"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if self.settings is None:
-                return off()
-            if not self.is_request_from_slack_authentic(request):
-                logger.warning("Slack request with a bad or stale signature refused")
-                return response.text("invalid signature", status=HTTPStatus.UNAUTHORIZED)
-            body, incoming = self._parse(request)
-            if body is None:
-                return response.text("unsupported request", status=HTTPStatus.BAD_REQUEST)
-            if body.get("type") == "url_verification":
-                return response.text(str(body.get("challenge", "")))
-            if incoming is None:
-                return response.text("")  # not a message we answer: acknowledged
-            if not self.team_allowed(body):
-                logger.warning("Slack request from a workspace not allowed: %s", team_of(body))
-                return response.text("")  # a 2xx, or Slack would retry it
-            if not await self.first_time(incoming):
-                logger.info("Slack delivery already answered (retry #%s, %s): %s",
-                            request.headers.get("X-Slack-Retry-Num"),
-                            request.headers.get("X-Slack-Retry-Reason"), incoming.dedup_keys)
-                return response.text("", headers={"X-Slack-No-Retry": "1"})
-            # Slack wants an answer within 3 s: Rasa runs in the background.
-            task = asyncio.create_task(self._handle(on_new_message, incoming))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return response.text("")
-
-        @bp.listener("after_server_stop")
-        async def close(*_: Any) -> None:
-            if isinstance(getattr(self, "seen", None), RedisSeen):
-                await self.seen.close()
-
-        return bp
+    async def close(self) -> None:
+        if isinstance(self.seen, RedisSeen):
+            await self.seen.close()

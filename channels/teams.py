@@ -27,7 +27,6 @@ import html
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
@@ -35,16 +34,18 @@ from urllib.parse import quote
 
 import aiohttp
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
-from rasa.core.channels.botframework import BotFramework, BotFrameworkInput
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.core.channels.botframework import BotFramework
+from rasa.core.channels.channel import UserMessage
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from yarl import URL
 
 from channels.settings import TeamsSettings, language_from_locale
 from channels.shapes import json_object, nonempty_str, obj, objs
+from channels.webhook import EnvWebhookInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def card_text(text: str) -> str:
 def hero_card(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     """A hero card whose buttons Teams can click: `messageBack` shows the title in the chat
     and sends the payload (text and value); URL payloads open the page."""
-    actions = []
+    actions: list[dict[str, Any]] = []
     for button in buttons:
         title = str(button.get("title") or button.get("payload") or "")
         payload = str(button.get("payload") or button.get("url") or "")
@@ -265,7 +266,12 @@ class SigningKeys:
 
 
 class TokenValidator:
-    """Checks the `Authorization` header of a request from the Bot Connector."""
+    """Checks the `Authorization` header of a request from the Bot Connector.
+
+    Hand-written on PyJWT because no library fits: Rasa's `BotFrameworkInput` fetches
+    the keys with blocking `requests` and raises on an unknown key id, and so does the
+    Bot Framework SDK's key refresh (botframework-connector, not a dependency).
+    """
 
     def __init__(self, settings: TeamsSettings, keys: SigningKeys) -> None:
         self.settings = settings
@@ -292,9 +298,12 @@ class TokenValidator:
         if isinstance(endorsements, list) and activity.get("channelId") not in endorsements:
             raise AuthError(f"key not endorsed for channel {activity.get('channelId')!r}")
         try:
+            public_key = RSAAlgorithm.from_jwk(key)
+            if not isinstance(public_key, RSAPublicKey):  # a JWK with private parts
+                raise AuthError(f"signing key {kid!r} is not an RSA public key")
             claims = jwt.decode(
                 token,
-                key=RSAAlgorithm.from_jwk(key),
+                key=public_key,
                 algorithms=["RS256"],
                 audience=self.settings.app_id,
                 issuer=list(self.settings.issuers),
@@ -432,28 +441,23 @@ class TeamsOutput(BotFramework):
         await self.send(self.prepare_message(recipient_id, dict(activity)))
 
 
-class TeamsInput(BotFrameworkInput):
+class TeamsInput(EnvWebhookInput[TeamsSettings]):
     """Teams webhook (`/webhooks/teams/webhook`), configured from the environment."""
+
+    title = "Teams"
+    required_env = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD")
 
     @classmethod
     def name(cls) -> str:
         return "teams"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if credentials:
-            logger.warning("channels.teams.TeamsInput reads environment variables only; "
-                           "values in credentials.yml are ignored")
-        return cls(TeamsSettings.from_env())
+    def settings_from_env(cls) -> TeamsSettings | None:
+        return TeamsSettings.from_env()
 
     def __init__(self, settings: TeamsSettings | None) -> None:
-        # The stock __init__ fetches Microsoft's keys at start-up; deliberately not called.
-        self.settings = settings
-        self.app_id = settings.app_id if settings else ""
-        self.app_password = settings.app_password if settings else ""
-        self._tasks: set[asyncio.Task] = set()
+        super().__init__(settings)
         if settings is None:
-            logger.info("Teams channel off (TEAMS_APP_ID/TEAMS_APP_PASSWORD unset)")
             return
         self.http = Http(settings.http_timeout_s)
         self.keys = SigningKeys(settings, self.http)
@@ -476,54 +480,29 @@ class TeamsInput(BotFrameworkInput):
                            sender_id=sender_key(activity), input_channel=self.name(),
                            metadata=message_metadata(activity))
 
-    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      message: UserMessage) -> None:
+    async def handle(self, request: Request, settings: TeamsSettings,
+                     on_new_message: OnNewMessage) -> HTTPResponse:
+        activity = json_object(request.body)
+        if activity is None:
+            return response.text("expected a Bot Framework activity", status=400)
         try:
-            await on_new_message(message)
-        except Exception:  # a background task: log, never lose the traceback
-            logger.exception("Teams message from %s could not be handled", message.sender_id)
+            await self.validator.validate(request.headers.get("Authorization"), activity)
+        except AuthError as e:
+            logger.warning("Teams request refused: %s", e)
+            return response.text("unauthorized", status=HTTPStatus.UNAUTHORIZED)
+        if not self.tenant_allowed(activity):
+            logger.warning("Teams request from a tenant not allowed: %s",
+                           obj(activity.get("conversation")).get("tenantId"))
+            return response.text("tenant not allowed", status=HTTPStatus.FORBIDDEN)
+        conversation_id = nonempty_str(obj(activity.get("conversation")).get("id"))
+        if nonempty_str(activity.get("serviceUrl")) and conversation_id:
+            message = self.user_message(activity)
+            if message is not None:
+                # Answer the Bot Connector at once (it waits 15 s at most); Rasa's lock
+                # store keeps the turns of one conversation in order.
+                self.in_background(on_new_message(message),
+                                   f"Teams message from {message.sender_id}")
+        return response.json({}, status=HTTPStatus.OK)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("teams_webhook", __name__)
-
-        def off() -> HTTPResponse:
-            return response.json({"status": "Teams channel not configured"},
-                                 status=HTTPStatus.SERVICE_UNAVAILABLE)
-
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return off() if self.settings is None else response.json({"status": "ok"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if self.settings is None:
-                return off()
-            activity = json_object(request.body)
-            if activity is None:
-                return response.text("expected a Bot Framework activity", status=400)
-            try:
-                await self.validator.validate(request.headers.get("Authorization"), activity)
-            except AuthError as e:
-                logger.warning("Teams request refused: %s", e)
-                return response.text("unauthorized", status=HTTPStatus.UNAUTHORIZED)
-            if not self.tenant_allowed(activity):
-                logger.warning("Teams request from a tenant not allowed: %s",
-                               obj(activity.get("conversation")).get("tenantId"))
-                return response.text("tenant not allowed", status=HTTPStatus.FORBIDDEN)
-            conversation_id = nonempty_str(obj(activity.get("conversation")).get("id"))
-            if nonempty_str(activity.get("serviceUrl")) and conversation_id:
-                message = self.user_message(activity)
-                if message is not None:
-                    # Answer the Bot Connector at once (it waits 15 s at most); Rasa's lock
-                    # store keeps the turns of one conversation in order.
-                    task = asyncio.create_task(self._handle(on_new_message, message))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            return response.json({}, status=HTTPStatus.OK)
-
-        @bp.listener("after_server_stop")
-        async def close(*_: Any) -> None:
-            if self.settings is not None:
-                await self.http.close()
-
-        return bp
+    async def close(self) -> None:
+        await self.http.close()

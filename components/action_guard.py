@@ -67,8 +67,8 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 def install() -> None:
     if RemoteAction._validate_action_result is not validate_action_result:
-        RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+        RemoteAction._validate_action_result = validate_action_result
     if RemoteAction.run is not run_or_apologise:
-        RemoteAction.run = run_or_apologise  # type: ignore[method-assign]
+        RemoteAction.run = run_or_apologise
         # Read by RemoteAction.run at call time.
-        rasa_actions.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS  # type: ignore[attr-defined]
+        rasa_actions.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS

@@ -135,5 +135,4 @@ def latin_words(width_folded: str, run: Run) -> Iterator[tuple[int, int]]:
 def script_runs(folded: str) -> Iterator[Run]:
     """Latin words and CJK stretches of already folded text; spaces and symbols dropped."""
     for match in _RUN.finditer(folded):
-        kind = "latin" if match.lastgroup == "latin" else "cjk"
-        yield Run(kind, match.start(), match.end())
+        yield Run("latin" if match.lastgroup == "latin" else "cjk", match.start(), match.end())

@@ -76,6 +76,8 @@ def mask_ids_in_logs() -> None:
 
 
 class EnvTrackerStore(SQLTrackerStore):
+    engine: Any  # SQLTrackerStore's SQLAlchemy engine, replaced by _tune_sqlite (both untyped)
+
     def __init__(self, domain: Domain | None = None, host: str | None = None,
                  event_broker: Any = None, **kwargs: Any) -> None:
         mask_ids_in_logs()
@@ -208,7 +210,7 @@ class AtomicRedisLockStore(RedisLockStore):
 class EnvLockStore(LockStore):
     """Becomes an AtomicRedisLockStore when REDIS_URL is set, else an InMemoryLockStore."""
 
-    def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
+    def __new__(cls, endpoint_config: Any = None) -> LockStore:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             if os.environ.get("SANIC_WORKERS", "1").strip() not in ("", "0", "1"):

@@ -96,7 +96,7 @@ def _user_turn(sender: str, timestamp: float, data: dict[str, Any],
     name, confidence = intent.get("name") or "", float(intent.get("confidence") or 0.0)
     if name == FALLBACK_INTENT:
         # The fallback replaced the best guess: show that guess and its confidence.
-        best = next((i for i in parse.get("intent_ranking") or []
+        best: dict[str, Any] = next((i for i in parse.get("intent_ranking") or []
                      if i.get("name") != FALLBACK_INTENT), {})
         name, confidence = best.get("name") or FALLBACK_INTENT, float(best.get("confidence") or 0)
         reasons = ["fallback"]

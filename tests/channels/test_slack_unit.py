@@ -61,6 +61,45 @@ def test_signature() -> None:
                                future["X-Slack-Signature"], 300)
 
 
+def _valid(body: bytes, ts: str, sig: str, window_s: float = 300) -> bool:
+    return signature_valid(SLACK_SIGNING_SECRET, body, ts, sig, window_s)
+
+
+def test_signature_replay_window_is_ours() -> None:
+    """The configured window applies, not only the verifier's fixed 5 minutes."""
+    body = b'{"type":"event_callback"}'
+    headers = slack_signed(body, timestamp=int(time.time()) - 100)
+    ts, sig = headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    assert _valid(body, ts, sig, 300)
+    assert not _valid(body, ts, sig, 60)
+
+
+@pytest.mark.parametrize("timestamp", [
+    "", " ", "1e9", "-1", "+1700000000", " 1700000000", "1700000000\n", "1_700_000_000",
+    "١٧٠٠٠٠٠٠٠٠", "9" * 5000, "0x10",
+])
+def test_malformed_timestamp_is_a_refusal(timestamp: str) -> None:
+    """Each of these made the verifier's int() raise, or would sign a timestamp Slack
+    never sends (int() takes spaces, underscores and non-ASCII digits)."""
+    body = b'{"type":"event_callback"}'
+    sig = slack_signed(body)["X-Slack-Signature"]
+    assert _valid(body, timestamp, sig) is False
+
+
+def test_non_utf8_body_is_a_refusal() -> None:
+    body = b'{"text":"\xff\xfe"}'  # correctly signed, but not UTF-8: the verifier raises
+    headers = slack_signed(body)
+    assert _valid(body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]) \
+        is False
+
+
+@pytest.mark.parametrize("signature", ["v0=é", "v0=" + "\u3042" * 64, "\x00v0="])
+def test_non_ascii_signature_is_a_refusal(signature: str) -> None:
+    body = b'{"type":"event_callback"}'
+    ts = slack_signed(body)["X-Slack-Request-Timestamp"]
+    assert _valid(body, ts, signature) is False
+
+
 def test_mrkdwn() -> None:
     assert to_mrkdwn("**重要**: [記事](https://learn.microsoft.com/a?b=1&c=2) a<b & c>d") == (
         "*重要*: <https://learn.microsoft.com/a?b=1&c=2|記事> a&lt;b &amp; c&gt;d")
@@ -210,6 +249,25 @@ async def test_unconfigured_channel_answers_503(monkeypatch: pytest.MonkeyPatch)
     async with serve_channel(SlackChannelInput.from_credentials(None)) as served:
         body = encoded(slack_event(slack_dm("U1", "hi")))
         assert (await post(served.url, body, slack_signed(body)))[0] == 503
+
+
+async def test_malformed_signature_headers_get_401(
+        fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the webhook: a refusal (401), never a 500 from an exception."""
+    async with serve_channel(channel_from(slack_env(fake_slack), monkeypatch)) as served:
+        body = encoded(slack_event(slack_dm("UBAD", "hi")))
+        good = slack_signed(body)
+        not_utf8 = b'{"type":"event_callback","x":"\xff"}'
+        cases = [
+            (body, {**good, "X-Slack-Request-Timestamp": "yesterday"}),
+            (body, {**good, "X-Slack-Request-Timestamp": "9" * 5000}),
+            (body, {**good, "X-Slack-Signature": "v0=\xe9\xe9"}),  # latin-1 on the wire
+            (not_utf8, slack_signed(not_utf8)),
+        ]
+        for raw, headers in cases:
+            assert (await post(served.url, raw, headers))[0] == 401, headers
+        await settle(served, 0)
+        assert served.received == []
 
 
 async def test_webhook_flow(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
