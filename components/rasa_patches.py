@@ -27,6 +27,11 @@ behaviour, including inside a form's validation action):
 5. SQL session scope (SQLTrackerStore.session_scope, used by EnvTrackerStore): a database
    error fails one message instead of stopping the server.
 6. SQLite tuning (SQLTrackerStore.engine / .sessionmaker, used by EnvTrackerStore).
+
+Subclasses elsewhere rely on internals too, without changing Rasa; the same tests check
+them: channels/rest.py (RestInput's handler calls `_extract_sender` before reading the
+body, and Sanic's `request.json` returns `request.parsed_json` once set) and
+components/stores.py's AtomicRedisLockStore (RedisLockStore's `red` and `key_prefix`).
 """
 
 from __future__ import annotations

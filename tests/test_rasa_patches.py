@@ -139,20 +139,33 @@ def test_patched_and_used_rasa_internals_are_where_the_patches_expect_them() -> 
         assert patch.what and patch.why, patch.name
 
 
+def test_internals_the_project_s_subclasses_rely_on_are_there() -> None:
+    from rasa.core.lock_store import RedisLockStore
+    from sanic.request import Request
+
+    # channels/rest.py stores its checked body where request.json reads it.
+    assert "parsed_json" in Request.json.fget.__code__.co_names  # type: ignore[attr-defined]  # a property
+    # components/stores.py AtomicRedisLockStore works on the Redis client and key prefix.
+    assert {"red", "key_prefix"} <= set(RedisLockStore.__init__.__code__.co_names)
+
+
 # Source fingerprints of the Rasa functions the patches copy or wrap. A change means the
 # patch must be re-read against the new code (then update the fingerprint).
 FINGERPRINTS = {
     "SQLTrackerStore.session_scope": "6775e1ede3ec8d2d",
     "RemoteAction._validate_action_result": "f8cdb4be68123961",
     "RemoteAction.run": "ccabf6f1160d527a",
+    # channels/rest.py: the handler calls _extract_sender first, which checks the body.
+    "RestInput.blueprint": "886a9338e4c2505a",
 }
 
 
 def test_the_copied_and_wrapped_rasa_functions_are_unchanged() -> None:
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.rest import RestInput
     from rasa.core.tracker_store import SQLTrackerStore
 
-    functions = [SQLTrackerStore.session_scope,
+    functions = [SQLTrackerStore.session_scope, RestInput.blueprint,
                  *(rasa_patches.originals.get(name) or getattr(RemoteAction, name.split(".")[1])
                    for name in ("RemoteAction._validate_action_result", "RemoteAction.run"))]
     found = {function.__qualname__: hashlib.sha256(inspect.getsource(function).encode())
