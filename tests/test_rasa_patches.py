@@ -66,6 +66,31 @@ def test_install_refuses_an_untested_rasa(monkeypatch: pytest.MonkeyPatch) -> No
         rasa_patches.install()
 
 
+def test_rasa_run_on_an_untested_rasa_stops_with_the_message(model_path: Path,
+                                                           tmp_path: Path) -> None:
+    """The real start-up path: Rasa's store loader catches exceptions and falls back to an
+    in-memory store, and Sanic runs the loader in a listener; the refusal must still stop
+    the process, with the message."""
+    import os
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = ("import sys, rasa.version\n"
+            "rasa.version.__version__ = '3.7.0'  # as if another Rasa were installed\n"
+            "from rasa.__main__ import main\n"
+            f"sys.argv = ['rasa', 'run', '--model', {str(model_path)!r}, '--port', '{port}',\n"
+            "            '--endpoints', 'endpoints.yml', '--credentials', 'credentials.yml']\n"
+            "main()\n")
+    env = {**os.environ, "TRACKER_DB_URL": f"sqlite:///{tmp_path / 'trackers.db'}",
+           "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=600)
+    assert done.returncode != 0
+    assert "Rasa 3.7.0 is installed, but components/rasa_patches.py" in done.stdout + done.stderr
+
+
 def test_importing_the_project_changes_nothing_in_rasa() -> None:
     code = ("import components.rasa_patches, components.message_guard, components.stores\n"
             "from rasa.core.actions import action\n"
