@@ -112,7 +112,9 @@ originals: dict[str, Any] = {}
 def check_rasa_version(installed: str | None = None) -> None:
     """Stops start-up with a clear message unless the installed Rasa is the tested one."""
     if installed is None:
-        from rasa.version import __version__ as installed
+        import rasa.version
+
+        installed = str(rasa.version.__version__)
     if installed != TESTED_RASA_VERSION:
         message = (f"mpn-support-bot: Rasa {installed} is installed, but components/rasa_patches.py "
                    f"changes Rasa internals and was written and tested against Rasa "
