@@ -933,15 +933,11 @@ class ActionClarify(Action):
 
 
 def channel_language_hint(metadata: dict[str, Any] | None) -> str | None:
-    """ja/zh from the channel's metadata: {"language": "zh"} or a locale ("zh-TW")."""
-    metadata = metadata or {}
-    for key in ("language", "locale"):
-        value = str(metadata.get(key) or "").lower()
-        if value.startswith("ja"):
-            return "ja"
-        if value.startswith("zh"):
-            return "zh"
-    return None
+    """ja/zh from the channel's metadata: {"language": "zh"} or a locale ("zh-TW"), by the
+    project's one locale rule (components/language.py, standard library only)."""
+    from components.language import language_from_metadata
+
+    return language_from_metadata(metadata)
 
 
 def carried_over(slots: dict[str, Any]) -> Iterable[EventType]:

@@ -1,4 +1,4 @@
-"""Third-party intent data (../shared/benchmarks, read-only) and the project's own sets.
+"""Third-party intent data (BENCHMARK_DATA, read-only) and the project's own sets.
 
 Every loader returns a `Benchmark`: training and test examples as (text, intent) pairs,
 the language (given to the model as the channel's language hint), and the published
@@ -18,13 +18,19 @@ Formats (checked by hand, see docs/nlu.md):
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT.parent / "shared" / "benchmarks"
+# The third-party data sets are not redistributed with the project (their sources, commits
+# and licences: docs/nlu.md, "Benchmark data"): MPN_BENCHMARK_DATA names the directory that
+# holds cais/, smp2017-ecdt-task1/ and xsid-0.7/; by default a read-only copy beside the
+# checkout.
+BENCHMARK_DATA = Path(os.environ.get("MPN_BENCHMARK_DATA")
+                      or PROJECT.parent / "shared" / "benchmarks")
 
 Example = tuple[str, str]  # (text, intent)
 
@@ -89,7 +95,7 @@ def _add_lookups(lookups: dict[str, set[str]], spans: list[tuple[str, str]]) -> 
 
 
 def _cais(split: str, lookups: dict[str, set[str]] | None = None) -> list[Example]:
-    directory = SHARED / "cais"
+    directory = BENCHMARK_DATA / "cais"
     blocks = [b for b in (directory / f"ch.{split}").read_text(encoding="utf-8").split("\n\n")
               if b.strip()]
     intents = [line.strip() for line in
@@ -127,7 +133,7 @@ SMP_REFERENCES = [
 
 
 def _smp(split: str) -> list[Example]:
-    directory = SHARED / "smp2017-ecdt-task1" / split
+    directory = BENCHMARK_DATA / "smp2017-ecdt-task1" / split
     examples = []
     for path in sorted(directory.glob(f"{split}_*.txt")):
         label = path.stem[len(split) + 1:]
@@ -164,7 +170,7 @@ def join_words(text: str) -> str:
 
 
 def _xsid(language: str, split: str, lookups: dict[str, set[str]] | None = None) -> list[Example]:
-    path = SHARED / "xsid-0.7" / f"{language}.{split}.conll"
+    path = BENCHMARK_DATA / "xsid-0.7" / f"{language}.{split}.conll"
     examples = []
     text = intent = None
     tokens: list[str] = []

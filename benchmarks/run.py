@@ -8,7 +8,8 @@
 Datasets (several: comma-separated, each optionally `name:split`): cais (split valid =
 tuning, default; test = report once), smp2017 (train → test, or develop), xsid-ja / xsid-zh
 (valid → test), own (one model on data/nlu, tested on both held-out sets), own-ja / own-zh
-(one model per language). Never run in CI: it needs ../shared/benchmarks and minutes of CPU.
+(one model per language). Never run in CI: it needs the third-party data sets
+(MPN_BENCHMARK_DATA, docs/nlu.md "Benchmark data") and minutes of CPU.
 
 The data are converted to Rasa NLU YAML in a temporary directory, the pipeline (the NLU
 part of --config, default the project's config.yml, plus any --set/--drop/--add/

@@ -7,9 +7,14 @@ the server still starts, and the channel's webhook answers 503. See docs/channel
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# The channels turn a Teams or Slack locale into the conversation's language hint with the
+# project's one locale rule; re-exported here for the channel modules that import it.
+from components.language import language_from_locale
+
+__all__ = ["SlackSettings", "TeamsSettings", "language_from_locale"]
 
 # Microsoft's public cloud. The China cloud (21Vianet) uses other hosts: see docs/channels.md.
 BOTFRAMEWORK_OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -18,17 +23,6 @@ BOTFRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 BOTFRAMEWORK_ISSUER = "https://api.botframework.com"
 MULTI_TENANT = "botframework.com"
 SLACK_API_URL = "https://slack.com/api/"
-
-
-def language_from_locale(locale: str | None) -> str | None:
-    """The conversation's language hint for a BCP 47 / Slack locale: "ja", "zh" or None.
-
-    ja, ja-JP → "ja"; zh, zh-CN, zh-TW, zh-HK, zh-Hans-CN… → "zh"; anything else → None.
-    """
-    if not locale:
-        return None
-    primary = re.split(r"[-_]", locale.strip().lower(), maxsplit=1)[0]
-    return primary if primary in ("ja", "zh") else None
 
 
 def _get(env: Mapping[str, str], name: str, default: str = "") -> str:

@@ -1,6 +1,10 @@
 """Pure text helpers: which language a message is in, width/case folding, script runs.
 
-The language rule (shared/diagnoses.md): kana or Japanese-only kanji → ja; simplified-only
+The one home of the language rule and of locale parsing: the NLU components, the actions
+(the first language of a conversation), the channels (Teams and Slack locales) and the
+trainer all import it from here. Standard library only, so importing it does not load Rasa.
+
+The language rule (docs/diagnoses.md, "Language"): kana or Japanese-only kanji → ja; simplified-only
 or traditional-only Chinese characters → zh; otherwise the message does not decide (None)
 and the conversation keeps its language.
 
@@ -16,13 +20,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 Language = Literal["ja", "zh"]
 LANGUAGES: tuple[Language, ...] = ("ja", "zh")
+# Channel metadata keys that may carry a language hint, strongest first: the web widget's
+# language switch (and the Teams/Slack channels' already parsed hint), then a raw locale.
+HINT_KEYS = ("language", "locale")
+# Separators after the primary language subtag: BCP 47 (zh-Hant-TW), POSIX and Slack
+# (ja_JP, ja_JP.UTF-8, ja_JP@calendar).
+_SUBTAG_END = re.compile(r"[-_.@]")
 
 # Traditional forms present in JIS X 0208 that modern Japanese does not use.
 TRADITIONAL_IN_JIS = set("們這說權與還沒讓麼嗎啟號戶碼應來體參實會關聯訊幫覽顯裡")
@@ -87,6 +97,31 @@ def detect_language(text: str) -> Language | None:
         ja, zh = _evidence(candidate)
         if ja or zh:
             return "ja" if ja >= zh else "zh"
+    return None
+
+
+def language_from_locale(locale: object) -> Language | None:
+    """ja/zh from a locale, else None: its primary language subtag decides, exactly.
+
+    ja, ja-JP, JA_jp, ja_JP.UTF-8 → "ja"; zh, zh-CN, zh-TW, zh-Hans-CN, zh_HK → "zh";
+    en-US, jv, jav-ID (Javanese), "", None, non-strings → None (not a prefix match: "jav"
+    is not Japanese).
+    """
+    if not isinstance(locale, str):
+        return None
+    primary = _SUBTAG_END.split(locale.strip().lower(), maxsplit=1)[0]
+    return cast(Language, primary) if primary in LANGUAGES else None
+
+
+def language_from_metadata(metadata: object) -> Language | None:
+    """The channel's language hint in a message's or session's metadata, else None:
+    {"language": "zh"} (web widget, Teams, Slack) or {"locale": "zh-TW"}."""
+    if not isinstance(metadata, Mapping):
+        return None
+    for key in HINT_KEYS:
+        language = language_from_locale(metadata.get(key))
+        if language:
+            return language
     return None
 
 

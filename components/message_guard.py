@@ -19,19 +19,22 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components import action_guard
+from components import rasa_patches
 
 TOO_LONG_RESPONSE = "utter_message_too_long"
-
-# The dialogue side of the model loads this module, so the action-failure apology is in
-# place wherever Rasa serves this project's model (see components/action_guard.py).
-action_guard.install()
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
 class MessageLengthPolicy(Policy):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Rasa builds this policy wherever it trains or loads this project's model (also
+        # without endpoints.yml: `rasa shell`, `rasa test`, an Agent), so the project's
+        # patches to Rasa (the action-failure apology, ...) are installed here too.
+        rasa_patches.install()
+        super().__init__(*args, **kwargs)
+
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 7, "max_chars": 2000}

@@ -16,14 +16,11 @@ conversation at once and one of the turns is lost from the SQL tracker store.
 AtomicRedisLockStore makes every change one optimistic Redis transaction.
 
 User messages are stored with Access/Contract-ID-like strings masked, and so is every log
-line of the Rasa server once the store is created (Rasa logs a message's text when its
-processing fails, and everywhere with --debug).
+line of the Rasa server once the store is created.
 
-Rasa 3.6's SQLTrackerStore.session_scope turns *any* ValueError raised while it talks to
-the database into `sys.exit(1)` (it means "schema missing"), so a sender ID that SQLite
-cannot encode (an unpaired surrogate) or PostgreSQL refuses (NUL) stopped the whole
-server from one request. EnvTrackerStore exits only for the missing schema; other errors
-fail that one message.
+The parts of this that change how Rasa's own SQL store works (its session scope, its SQLite
+engine, the log filter) are in components/rasa_patches.py with the reasons, installed and
+version-checked by these stores' constructors.
 """
 
 from __future__ import annotations
@@ -32,18 +29,18 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.utils.cli import print_error_and_exit
 from sqlalchemy.engine import make_url
 
+from components import rasa_patches
 from components.redaction import mask_ids
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///rasa.db"
@@ -51,36 +48,10 @@ T = TypeVar("T")
 _DELETE = object()
 
 
-class MaskIdsInLogs(logging.Filter):
-    """Replaces Access/Contract-ID-like strings in a log record's final message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is logging's problem, not ours
-            return True
-        masked = mask_ids(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-def mask_ids_in_logs() -> None:
-    """Adds the filter to every handler (Rasa's structlog output ends in these too)."""
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in
-                                      ("sanic.root", "sanic.error", "sanic.access", "rasa"))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, MaskIdsInLogs) for f in handler.filters):
-                handler.addFilter(MaskIdsInLogs())
-
-
 class EnvTrackerStore(SQLTrackerStore):
-    engine: Any  # SQLTrackerStore's SQLAlchemy engine, replaced by _tune_sqlite (both untyped)
-
     def __init__(self, domain: Domain | None = None, host: str | None = None,
                  event_broker: Any = None, **kwargs: Any) -> None:
-        mask_ids_in_logs()
+        rasa_patches.install()
         url = make_url(os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL)
         super().__init__(
             domain=domain,
@@ -94,45 +65,12 @@ class EnvTrackerStore(SQLTrackerStore):
             query=dict(url.query) or None,
         )
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-            self._tune_sqlite()
-
-    def _tune_sqlite(self) -> None:
-        """SQLAlchemy 1.4 opens a new SQLite connection per query session, and SQLite's
-        defaults (rollback journal, synchronous=FULL) fsync on every commit: together
-        about a fifth of the server's time per turn (py-spy). A small connection pool, the
-        write-ahead log and synchronous=NORMAL keep commits durable against a crash of
-        the process; a power cut may lose the last turns."""
-        import sqlalchemy as sa
-        from sqlalchemy import event
-        from sqlalchemy.orm import sessionmaker
-        from sqlalchemy.pool import QueuePool
-
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=4,
-                                       connect_args={"check_same_thread": False})
-
-        @event.listens_for(self.engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        self.sessionmaker = sessionmaker(bind=self.engine)
+            rasa_patches.tune_sqlite(self)
 
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Any, None, None]:
-        session = self.sessionmaker()
-        try:
-            try:
-                ensure_schema_exists(session)
-            except ValueError as error:  # the configured POSTGRESQL_SCHEMA does not exist
-                print_error_and_exit(f"Requested PostgreSQL schema '{error}' was not found in "
-                                     "the database. Create it or unset POSTGRESQL_SCHEMA.")
+        with rasa_patches.sql_session_scope(self) as session:
             yield session
-        finally:
-            session.close()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         for event in tracker.events:
@@ -208,26 +146,59 @@ class AtomicRedisLockStore(RedisLockStore):
 
 
 class EnvLockStore(LockStore):
-    """Becomes an AtomicRedisLockStore when REDIS_URL is set, else an InMemoryLockStore."""
+    """An AtomicRedisLockStore when REDIS_URL is set, else an InMemoryLockStore: the
+    configured store is `self.store`, and every lock operation is delegated to it."""
 
-    def __new__(cls, endpoint_config: Any = None) -> LockStore:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            if os.environ.get("SANIC_WORKERS", "1").strip() not in ("", "0", "1"):
-                # Rasa allows several workers with any custom lock store class, but
-                # in-memory locks are per process: one conversation could then be
-                # processed by two workers at once and lose a turn.
-                logging.getLogger(__name__).error(
-                    "SANIC_WORKERS=%s without REDIS_URL: every worker has its own locks, so "
-                    "two messages of one conversation may be processed at once. Set REDIS_URL.",
-                    os.environ["SANIC_WORKERS"])
-            return InMemoryLockStore()
-        url = make_url(redis_url)
-        return AtomicRedisLockStore(
-            host=url.host or "localhost",
-            port=url.port or 6379,
-            db=int(url.database or 0),
-            password=url.password,
-            use_ssl=url.drivername == "rediss",
-            key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None,
-        )
+    def __init__(self, endpoint_config: Any = None) -> None:
+        rasa_patches.install()
+        self.store = configured_lock_store()
+
+    @contextlib.asynccontextmanager
+    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+        async with self.store.lock(conversation_id, lock_lifetime, wait_time_in_seconds) as lock:
+            yield lock
+
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
+        return self.store.get_lock(conversation_id)
+
+    def delete_lock(self, conversation_id: str) -> None:
+        self.store.delete_lock(conversation_id)
+
+    def save_lock(self, lock: TicketLock) -> None:
+        self.store.save_lock(lock)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        return self.store.issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: str) -> None:
+        self.store.update_lock(conversation_id)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        self.store.finish_serving(conversation_id, ticket_number)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        self.store.cleanup(conversation_id, ticket_number)
+
+
+def configured_lock_store() -> LockStore:
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        if os.environ.get("SANIC_WORKERS", "1").strip() not in ("", "0", "1"):
+            # Rasa allows several workers with any custom lock store class, but in-memory
+            # locks are per process: one conversation could then be processed by two
+            # workers at once and lose a turn.
+            logging.getLogger(__name__).error(
+                "SANIC_WORKERS=%s without REDIS_URL: every worker has its own locks, so "
+                "two messages of one conversation may be processed at once. Set REDIS_URL.",
+                os.environ["SANIC_WORKERS"])
+        return InMemoryLockStore()
+    url = make_url(redis_url)
+    return AtomicRedisLockStore(
+        host=url.host or "localhost",
+        port=url.port or 6379,
+        db=int(url.database or 0),
+        password=url.password,
+        use_ssl=url.drivername == "rediss",
+        key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None,
+    )

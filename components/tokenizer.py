@@ -29,7 +29,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sudachipy import dictionary as sudachi_dictionary
 from sudachipy import tokenizer as sudachi_tokenizer
 
-from components.language import Language, detect_language, fold_width, latin_words, script_runs
+from components.language import (
+    Language,
+    detect_language,
+    fold_width,
+    language_from_metadata,
+    latin_words,
+    script_runs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +134,7 @@ class LanguageAwareTokenizer(Tokenizer):
         detected = detect_language(text)
         if detected:
             return detected
-        hint = (message.get("metadata") or {}).get("language")
-        return hint if hint in ("ja", "zh") else "zh"
+        return language_from_metadata(message.get("metadata")) or "zh"
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         original = (message.get(attribute) or "")[: self._config["max_chars"]]

@@ -1,6 +1,7 @@
 """The benchmark converters and metrics (benchmarks/), on small files in each source format.
 
-The benchmark runs themselves train for minutes and need ../shared/benchmarks, so they
+The benchmark runs themselves train for minutes and need the third-party data sets
+(MPN_BENCHMARK_DATA, docs/nlu.md "Benchmark data"), so they
 never run in CI; what can silently corrupt their figures — reading the formats, joining
 xSID's spaced Japanese, macro-F1, applying --set/--drop/--classifier — is checked here.
 """
@@ -18,7 +19,7 @@ from benchmarks.run import build_config, scores
 
 @pytest.fixture
 def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(datasets, "SHARED", tmp_path)
+    monkeypatch.setattr(datasets, "BENCHMARK_DATA", tmp_path)
     return tmp_path
 
 

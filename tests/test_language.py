@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from components.language import detect_language, fold, script_runs
+from components.language import (
+    LANGUAGES,
+    detect_language,
+    fold,
+    language_from_locale,
+    language_from_metadata,
+    script_runs,
+)
 from components.redaction import mask_ids
 
 
@@ -88,3 +95,68 @@ def test_no_example_is_ever_detected_as_the_other_language(language: str, other:
         examples = load_data(source).intent_examples
         wrong = [e.get("text") for e in examples if detect_language(e.get("text")) == other]
         assert not wrong, f"{source}: {wrong[:5]}"
+
+
+# --- locale parsing: one rule for channels, actions, tokenizer and trainer ---------------------
+
+LOCALES = [
+    ("ja", "ja"), ("ja-JP", "ja"), ("JA_jp", "ja"), (" ja-JP ", "ja"), ("ja_JP.UTF-8", "ja"),
+    ("ja_JP@calendar=japanese", "ja"), ("zh", "zh"), ("zh-CN", "zh"), ("zh-TW", "zh"),
+    ("zh-HK", "zh"), ("zh-Hans-CN", "zh"), ("zh-Hant", "zh"), ("zh_CN", "zh"),
+    ("en-US", None), ("ko-KR", None), ("jv", None), ("jav-ID", None),  # Javanese, not "ja…"
+    ("japanese", None), ("zho", None), ("en-JA", None), ("", None), ("-ja", None),
+    (None, None), (42, None), (["ja"], None),
+]
+
+
+@pytest.mark.parametrize(("locale", "language"), LOCALES)
+def test_language_from_locale(locale: object, language: str | None) -> None:
+    assert language_from_locale(locale) == language
+
+
+@pytest.mark.parametrize(
+    ("metadata", "language"),
+    [
+        ({"language": "zh"}, "zh"),  # web widget switch; Teams/Slack parsed hint
+        ({"language": "ja-JP"}, "ja"),
+        ({"locale": "zh-TW"}, "zh"),  # a raw channel locale
+        ({"language": "ja", "locale": "zh-CN"}, "ja"),  # the explicit hint wins
+        ({"language": "en", "locale": "zh-CN"}, "zh"),  # an undecided hint falls through
+        ({"language": None, "locale": "jav-ID"}, None),
+        ({"language": 1}, None),
+        ({}, None),
+        (None, None),
+        ("ja", None),  # not a mapping
+    ],
+)
+def test_language_from_metadata(metadata: object, language: str | None) -> None:
+    assert language_from_metadata(metadata) == language
+
+
+@pytest.mark.parametrize(("locale", "language"), [row for row in LOCALES if isinstance(row[0], str)])
+def test_every_layer_uses_the_same_locale_rule(locale: str, language: str | None) -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from actions.actions import channel_language_hint
+    from channels import settings
+    from components.tokenizer import LanguageAwareTokenizer
+
+    assert settings.language_from_locale is language_from_locale  # Teams and Slack
+    assert channel_language_hint({"locale": locale}) == language  # first language (actions)
+    # Tokenizer: a message whose script does not decide is cut by the hinted segmenter.
+    message = Message(data={"text": "特典", "metadata": {"language": locale}})
+    # The method reads no state of the tokenizer, so no trained one is needed.
+    segment = LanguageAwareTokenizer.segmentation_language
+    assert segment(None, message, "特典") == (language or "zh")  # type: ignore[arg-type]
+
+
+def test_trainer_languages_are_the_rule_s_and_load_no_rasa() -> None:
+    import subprocess
+    import sys
+
+    from trainer.project import LANGUAGES as TRAINER_LANGUAGES
+
+    assert TRAINER_LANGUAGES == LANGUAGES
+    code = "import sys, trainer.project; print(any(m.split('.')[0] == 'rasa' for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from components.language import detect_language
-from trainer.project import PACKAGE, Project
+from trainer.project import REPO, Project
 from trainer.similarity import DEFAULT_THRESHOLD, SimilarityIndex
 from trainer.sources import (
     Example,
@@ -308,17 +308,14 @@ def check_entity_values(src: Sources) -> Iterator[Problem]:
 # ---------------------------------------------------------------- diagnosis IDs
 
 def catalogue_ids(project: Project) -> tuple[set[str], Path]:
-    """Diagnosis IDs from ../shared/diagnoses.md beside the repository when present, else
-    the copy shipped in trainer/diagnosis_ids.txt."""
-    shared = project.root.parent / "shared" / "diagnoses.md"
-    if shared.exists():
-        ids = {m.group(1) for line in shared.read_text(encoding="utf-8").splitlines()
-               if (m := DIAGNOSIS_ID.match(line))}
-        return ids, shared
-    copy = PACKAGE / "diagnosis_ids.txt"
-    ids = {line.strip() for line in copy.read_text(encoding="utf-8").splitlines()
-           if line.strip() and not line.startswith("#")}
-    return ids, copy
+    """Diagnosis IDs from the first column of the catalogue's table: the project's
+    docs/diagnoses.md, else (a project without one, e.g. a test fixture) this repository's."""
+    catalogue = project.root / "docs" / "diagnoses.md"
+    if not catalogue.exists():
+        catalogue = REPO / "docs" / "diagnoses.md"
+    ids = {m.group(1) for line in catalogue.read_text(encoding="utf-8").splitlines()
+           if (m := DIAGNOSIS_ID.match(line))}
+    return ids, catalogue
 
 
 def check_diagnosis_ids(src: Sources) -> Iterator[Problem]:

@@ -9,12 +9,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.language import LANGUAGES as _LANGUAGES
+
 # The repository holding this package (and `components/`, which Rasa must import).
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
-# The bot's languages (components.language.LANGUAGES; not imported here because importing
-# `components` loads Rasa, which commands such as compare and promote do not need).
-LANGUAGES = ("ja", "zh")
+# The bot's languages, from the one home of the language rule (a standard-library module:
+# importing it does not load Rasa, which commands such as compare and promote do not need).
+LANGUAGES: tuple[str, ...] = _LANGUAGES
 
 
 @dataclass(frozen=True)

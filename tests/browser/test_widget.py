@@ -24,7 +24,7 @@ KANA = re.compile(r"[\u3040-\u30ff]")
 HAN = re.compile(r"[\u4e00-\u9fff]")
 REPLY_TIMEOUT = 60_000
 
-# Messages in the partners' own words (see shared/diagnoses.md).
+# Messages in the partners' own words (see docs/diagnoses.md).
 JA_ACTIVATE = "技術サポート特典を有効にする方法を教えてください"
 JA_ACCESS_ID = "Azure ポータルで「このアクセス ID は既にアカウントに関連付けられています」と表示されます"
 

@@ -83,7 +83,7 @@ def test_deploy_endpoints_use_the_project_stores_and_the_balanced_action_servers
     assert deploy["lock_store"] == main["lock_store"]
     assert deploy["action_endpoint"]["url"] == "http://nginx:5055/webhook"
     assert "listen 5055;" in (DEPLOY / "nginx.conf").read_text()
-    assert "${" not in yaml.safe_dump(deploy)  # no unset-variable abort (design.md, traps)
+    assert "${" not in yaml.safe_dump(deploy)  # no unset-variable abort (endpoints.yml header)
 
 
 def test_dockerfile_installs_from_the_lock_and_copies_existing_paths() -> None:

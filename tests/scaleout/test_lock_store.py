@@ -28,13 +28,13 @@ def replicas(server: Redis, count: int) -> list[AtomicRedisLockStore]:
 
 def test_env_lock_store_is_atomic_redis_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://:secret@redis.internal:6380/2")
-    store = EnvLockStore()
+    store = EnvLockStore().store
     assert isinstance(store, AtomicRedisLockStore)
     kwargs = store.red.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["password"]) == (
         "redis.internal", 6380, 2, "secret")
     monkeypatch.delenv("REDIS_URL")
-    assert isinstance(EnvLockStore(), InMemoryLockStore)
+    assert isinstance(EnvLockStore().store, InMemoryLockStore)
 
 
 def test_tickets_issued_at_once_by_several_replicas_are_all_kept(redis_server: Redis) -> None:

@@ -16,8 +16,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components.action_guard import validate_action_result
-from components.stores import EnvTrackerStore, mask_ids_in_logs
+from components.rasa_patches import mask_ids_in_logs, validate_action_result
+from components.stores import EnvTrackerStore
 from scripts.serve import ROOT
 from tests.scaleout.services import Postgres
 
@@ -79,8 +79,9 @@ def test_action_replies_are_checked_against_the_schema_quickly() -> None:
         validate_action_result(action, {"events": "not a list"})
     with pytest.raises(ValidationError):
         validate_action_result(action, {"events": [{"event": "slot", "name": 5}]})
-    import components.message_guard  # noqa: F401 - loaded with the model; installs the guard
+    from components import rasa_patches
 
+    rasa_patches.install()  # as the stores and the policy do at start-up
     assert RemoteAction._validate_action_result is validate_action_result
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.trainer.conftest import MIN_EXAMPLES, run_trainer
 from trainer.checks import catalogue_ids, run_checks
-from trainer.project import PACKAGE, Project
+from trainer.project import REPO, Project
 from trainer.similarity import SimilarityIndex, jaccard, normalise, trigrams
 
 
@@ -169,13 +170,14 @@ def test_validate_command_runs_rasa_validation_too(fixture_copy: Callable[[], Pr
         "failed." in done.stdout
 
 
-def test_shipped_diagnosis_ids_match_the_catalogue() -> None:
-    shipped = {line.strip() for line in (PACKAGE / "diagnosis_ids.txt").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
-    ids, source = catalogue_ids(Project(PACKAGE.parent))
-    if source.name != "diagnoses.md":
-        pytest.skip("no ../shared/diagnoses.md beside this checkout")
-    assert shipped == ids
+def test_the_catalogue_is_the_repository_s_docs_diagnoses_md(tmp_path: Path) -> None:
+    ids, source = catalogue_ids(Project(REPO))
+    assert source == REPO / "docs" / "diagnoses.md"
+    assert {"not_authorized", "access_id_already_associated_expired", "human_handoff",
+            "out_of_scope"} <= ids
+    assert len(ids) == 17
+    # A project without its own catalogue (the test fixture) is checked against this one.
+    assert catalogue_ids(Project(tmp_path)) == (ids, source)
 
 
 def test_near_duplicate_index_finds_what_brute_force_finds() -> None:
