@@ -25,7 +25,7 @@ from aiohttp import web
 from components import rasa_patches
 
 ROOT = Path(__file__).resolve().parent.parent
-APOLOGY = yaml.safe_load((ROOT / "domain" / "responses.yml").read_text(encoding="utf-8"))[
+APOLOGY = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))[
     "responses"]["utter_action_failed"]
 
 

@@ -88,7 +88,7 @@ def test_worse_model_fails_compare_and_promote_keeps_the_old_one(
         .replace("- intent: SWAP", "- intent: report_not_authorized")
     path.write_text(text, encoding="utf-8")
     # And a new intent, so Rasa cannot fine-tune the previous model.
-    domain = project.domain / "core.yml"
+    domain = project.domain
     domain.write_text(domain.read_text().replace("  - out_of_scope\n",
                                                  "  - out_of_scope\n  - thank\n"))
     for language, examples in (("ja", ["ありがとう", "どうもありがとうございます", "助かりました"]),
