@@ -25,7 +25,15 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.content import Content, Guide, Start, entitlement_for, load_content, topic_actions
+from actions.content import (
+    Content,
+    Guide,
+    Start,
+    entitlement_for,
+    form_of_intents,
+    load_content,
+    topic_actions,
+)
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 
 DEFAULT_LANGUAGE = "ja"
@@ -501,35 +509,41 @@ class ActionClearStaleAnswers(Action):
                 SlotSet("contract_state", stated_contract_state(tracker))]
 
 
-# Which question a bare answer ("ゴールドです") continues: an entity that belongs to one
-# question decides; else the current situation's question does; else entitlement facts
-# ("and for Silver?") reopen the entitlement question.
-FORM_FOR_ENTITY = {
-    "contract_state": "access_id_form",
-    "cloud_route": "cloud_route_form",
-    "competency_kind": "entitlement_form",
-}
-FORM_FOR_DIAGNOSIS = {
-    "entitlement": "entitlement_form",
-    "action_pack_no_cloud": "entitlement_form",
-    "cloud_support_request": "cloud_route_form",
-    "no_benefits_yet": "membership_check_form",
-    "access_id_already_associated": "access_id_form",
-    "access_id_already_associated_linked": "access_id_form",
-    "access_id_already_associated_expired": "access_id_form",
-}
+# Diagnoses that refine another one (set by an answer action, not by an intent), for the
+# question a later bare answer continues; "<id>_<case>" refines "<id>" by its name.
+REFINES = {"action_pack_no_cloud": "entitlement"}
 
 
-def form_for_answer(tracker: Tracker) -> str | None:
-    for entity, form in FORM_FOR_ENTITY.items():
-        if latest_entity(tracker, entity):
+def form_of_diagnosis(domain: DomainDict, diagnosis: str | None) -> str | None:
+    """The question (form) of a situation: the form its intent's rule starts."""
+    forms = {topic: form_of_intents()[intent]
+             for intent, topic in diagnosis_of_intents(domain).items() if intent in form_of_intents()}
+    diagnosis = REFINES.get(diagnosis or "", diagnosis)
+    return next((form for topic, form in forms.items()
+                 if diagnosis and (diagnosis == topic or diagnosis.startswith(f"{topic}_"))), None)
+
+
+def form_of_entity(domain: DomainDict, entity: str) -> str | None:
+    """The one form that asks for this entity's slot, if only one does."""
+    forms = [name for name, form in domain.get("forms", {}).items()
+             if entity in (form.get("required_slots") or [])]
+    return forms[0] if len(forms) == 1 else None
+
+
+def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
+    """Which question a bare answer ("ゴールドです") continues: an entity that belongs to
+    one question decides; else the current situation's question does; else entitlement
+    facts ("and for Silver?") reopen the entitlement question."""
+    for entity in ("contract_state", "cloud_route", "competency_kind"):
+        if latest_entity(tracker, entity) and (form := form_of_entity(domain, entity)):
             return form
-    form = FORM_FOR_DIAGNOSIS.get(tracker.get_slot("diagnosis") or "")
-    if latest_entity(tracker, "membership") and form in (None, "access_id_form"):
-        return "entitlement_form"
-    if form is None and latest_entity(tracker, "support_kind"):
-        return "entitlement_form"
-    return form
+    current = form_of_diagnosis(domain, tracker.get_slot("diagnosis"))
+    entitlement = form_of_diagnosis(domain, "entitlement")
+    if latest_entity(tracker, "membership") and current in (None, form_of_entity(domain, "contract_state")):
+        return entitlement
+    if current is None and latest_entity(tracker, "support_kind"):
+        return entitlement
+    return current
 
 
 # --- offers, the menu, a second question ------------------------------------------------
@@ -739,7 +753,7 @@ class ActionHandleAnswer(Action):
             guide = load_content().guides[position.guide]
             move = step_done(guide, position) if intent == "affirm" else step_failed(guide, position)
             return apply_move(dispatcher, tracker, move)
-        form = form_for_answer(tracker) if intent == "inform" else None
+        form = form_for_answer(tracker, domain) if intent == "inform" else None
         if form:
             return [FollowupAction(form)]
         return show_menu(dispatcher, tracker)

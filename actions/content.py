@@ -111,6 +111,20 @@ def topic_actions() -> dict[str, tuple[str, ...]]:
     return found
 
 
+@cache
+def form_of_intents() -> dict[str, str]:
+    """intent → the form (pending question) its rule starts (data/rules.yml)."""
+    found: dict[str, str] = {}
+    for rule in yaml.safe_load(RULES.read_text(encoding="utf-8"))["rules"]:
+        steps = rule.get("steps") or []
+        if rule.get("condition") or not steps or "intent" not in steps[0]:
+            continue
+        forms = [step["active_loop"] for step in steps if step.get("active_loop")]
+        if forms:
+            found[steps[0]["intent"]] = forms[0]
+    return found
+
+
 # Custom actions a topic's rule may run besides responses, replayed by `topic_actions` users.
 ANSWER_ACTIONS = ("action_start_guide", "action_offer_resume")
 

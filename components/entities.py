@@ -91,7 +91,7 @@ def find_entities(text: str, lookups: list[Lookup], synonyms: dict[str, str]) ->
     """Lookup matches with canonical values; a match inside a longer one of another entity
     is dropped (クラウド inside クラウド コンピテンシー is the competency, not a support kind)."""
     folded = fold(text)
-    found = []
+    found: list[dict[str, Any]] = []
     for lookup in lookups:
         for match in re.finditer(lookup.pattern, folded):
             value = synonyms.get(match.group(), text[match.start():match.end()])

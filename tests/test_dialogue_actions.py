@@ -136,3 +136,14 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
     tracker.events.insert(0, slot("support_kind", "cloud"))
     _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
+
+
+@pytest.mark.parametrize(("diagnosis", "form"), [
+    ("entitlement", "entitlement_form"), ("action_pack_no_cloud", "entitlement_form"),
+    ("cloud_support_request", "cloud_route_form"), ("no_benefits_yet", "membership_check_form"),
+    ("access_id_already_associated", "access_id_form"),
+    ("access_id_already_associated_expired", "access_id_form"),
+    ("not_authorized", None), (None, None),
+])
+def test_the_question_of_a_situation_comes_from_the_rules(domain_dict, diagnosis, form) -> None:
+    assert bot_actions.form_of_diagnosis(domain_dict, diagnosis) == form
