@@ -35,16 +35,24 @@ from actions.content import (
     topic_actions,
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
+from components.language import fold_kana as fold
 
 DEFAULT_LANGUAGE = "ja"
 # Facts about the partner that the hand-off summary reports, in this order.
 KNOWN_FACT_SLOTS = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route")
 CLARIFY_BUTTONS = 3
+GUIDE_REPLIES = ("guide_next", "guide_failed", "affirm", "deny")
 # An unsure message right after an offer still answers it if yes/no ranks this high.
 OFFER_REPLY_CONFIDENCE = 0.2
 # Slots never carried into a new session.
 SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer"}
 HANDOFF_INTENT = "request_human"
+# A request for a person wins even when the classifier ranks it only second this high
+# ("分からないので詳しい方と話せますか" is also a don't-know).
+PERSON_CONFIDENCE = 0.3
+# Entities that are answers to the bot's questions.
+FACT_ENTITIES = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route",
+                 "partner_role")
 # The guide cause that checks the partner's role (actions/content/guides.yml).
 ROLE_CAUSE = "activation_role"
 ADMIN_ROLES = ("global_admin", "mpn_partner_admin")
@@ -64,6 +72,14 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
 
 def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def wants_person(tracker: Tracker) -> bool:
+    if latest_intent(tracker) == HANDOFF_INTENT:
+        return True
+    ranking = (tracker.latest_message.get("intent_ranking") or [])[:2]
+    return any(item.get("name") == HANDOFF_INTENT and item.get("confidence", 0) >= PERSON_CONFIDENCE
+               for item in ranking)
 
 
 def turn_events(tracker: Tracker, turns_back: int = 0) -> list[dict[str, Any]]:
@@ -288,9 +304,11 @@ class GuideAction(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         position = position_of(tracker)
+        pending = pending_offer(tracker)
+        if position is None and pending:  # "はい、その手順を教えて" to an offer of steps
+            return accept_offer(dispatcher, tracker, domain, pending)
         if position is None:
-            dispatcher.utter_message(response="utter_no_active_guide")
-            return []
+            return show_menu(dispatcher, tracker, "utter_no_active_guide")
         return self.act(dispatcher, tracker, load_content().guides[position.guide], position)
 
     @abstractmethod
@@ -551,7 +569,7 @@ def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
 # A message that asks two things ("アクセスIDって何？あと、残りの件数は？") has a clause
 # break, and the classifier ranks the second topic just below the first.
 CLAUSE_BREAK = re.compile(r"[？?。！!]\s*\S|あと[、,]|それと|それから|ついでに|另外|还有|以及|顺便|同时")
-SECOND_TOPIC_CONFIDENCE = 0.15
+SECOND_TOPIC_CONFIDENCE = 0.05
 
 
 def second_topic(tracker: Tracker, domain: DomainDict) -> str | None:
@@ -732,31 +750,38 @@ class ActionHandleAnswer(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        intent = latest_intent(tracker)
-        pending = pending_offer(tracker)
-        if pending and intent in ("affirm", "dont_know"):
-            return accept_offer(dispatcher, tracker, domain, pending)
-        if pending and intent == "deny":
-            return decline_offer(dispatcher, tracker, pending)
-        role = latest_entity(tracker, "partner_role")
-        if role:
-            events = answer_role(dispatcher, tracker, role)
-            if events is not None:
-                return events
-        active_form = tracker.active_loop.get("name")
-        if active_form and intent != "inform":  # not an answer to the pending question: ask again
-            return [FollowupAction(active_form)]
-        position = position_of(tracker)
-        if position and intent in ("affirm", "deny", "dont_know"):
-            # "分からない" to "did that work?" is treated as not working: the likely causes
-            # are what helps the partner find out.
-            guide = load_content().guides[position.guide]
-            move = step_done(guide, position) if intent == "affirm" else step_failed(guide, position)
-            return apply_move(dispatcher, tracker, move)
-        form = form_for_answer(tracker, domain) if intent == "inform" else None
-        if form:
-            return [FollowupAction(form)]
-        return show_menu(dispatcher, tracker)
+        return handle_answer(dispatcher, tracker, domain, latest_intent(tracker))
+
+
+def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                  intent: str | None) -> list[EventType]:
+    if wants_person(tracker):
+        return handoff(dispatcher, tracker)
+    pending = pending_offer(tracker)
+    if pending and intent in ("affirm", "dont_know"):
+        return accept_offer(dispatcher, tracker, domain, pending)
+    if pending and intent == "deny":
+        return decline_offer(dispatcher, tracker, pending)
+    role = latest_entity(tracker, "partner_role")
+    if role:
+        events = answer_role(dispatcher, tracker, role)
+        if events is not None:
+            return events
+    active_form = tracker.active_loop.get("name")
+    if active_form and intent != "inform":  # not an answer to the pending question: ask again
+        return [FollowupAction(active_form)]
+    position = position_of(tracker)
+    if position and intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed"):
+        # "分からない" to "did that work?" is treated as not working: the likely causes
+        # are what helps the partner find out.
+        guide = load_content().guides[position.guide]
+        done = intent in ("affirm", "guide_next")
+        return apply_move(dispatcher, tracker,
+                          step_done(guide, position) if done else step_failed(guide, position))
+    form = form_for_answer(tracker, domain) if intent == "inform" else None
+    if form:
+        return [FollowupAction(form)]
+    return show_menu(dispatcher, tracker)
 
 
 # --- forms: pending questions -------------------------------------------------------------
@@ -785,7 +810,7 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         if tracker.get_slot("requested_slot") is None:  # starting: this message opened it
             return await super().run(dispatcher, tracker, domain)
         intent = latest_intent(tracker)
-        if intent == HANDOFF_INTENT:
+        if wants_person(tracker):
             raise ActionExecutionRejection(self.name(), "the partner asks for a person")
         topics = diagnosis_of_intents(domain)
         previous = slot_before_this_turn(tracker, "diagnosis")
@@ -798,7 +823,20 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         return events
 
     def answers_requested_slot(self, tracker: Tracker) -> bool:
-        return tracker.slots_to_validate().get(tracker.get_slot("requested_slot")) is not None
+        requested = tracker.get_slot("requested_slot")
+        return (tracker.slots_to_validate().get(requested) is not None
+                or cued_value(tracker, requested) is not None)
+
+    async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        """The options' own words (actions/content/cues.yml) answer the pending question
+        when the message names no entity for it ("契約の期限が先月で切れていました")."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        requested = tracker.get_slot("requested_slot")
+        value = cued_value(tracker, requested)
+        if value is not None and tracker.slots_to_validate().get(requested) is None:
+            events.append(SlotSet(requested, value))
+        return events
 
 
 class ValidateEntitlementForm(PendingQuestionValidation):
@@ -887,6 +925,12 @@ class ValidateAccessIdForm(PendingQuestionValidation):
 UTTERED_RESPONSE_KEY = "utter" + "_action"
 
 
+def cued_value(tracker: Tracker, slot: str | None) -> str | None:
+    cues = load_content().cues.get(slot or "", {})
+    text = fold(tracker.latest_message.get("text") or "")
+    return next((value for value, words in cues.items() if any(fold(w) in text for w in words)), None)
+
+
 def uttered_since_form_start(tracker: Tracker, form: str, response: str) -> bool:
     events = tracker.events
     starts = [i for i, e in enumerate(events) if e.get("event") == "active_loop"
@@ -921,6 +965,16 @@ class ActionClarify(Action):
             if ranked.get("affirm", 0) >= ranked.get("deny", 0):
                 return accept_offer(dispatcher, tracker, domain, pending)
             return decline_offer(dispatcher, tracker, pending)
+        if wants_person(tracker):
+            return handoff(dispatcher, tracker)
+        likeliest = next((item["name"] for item in tracker.latest_message.get("intent_ranking") or []
+                          if item.get("name") != "nlu_fallback"), None)
+        if position_of(tracker) and likeliest in GUIDE_REPLIES:
+            # "技術関連の特典のページ、出ました" in the middle of a guide: a reply to the step.
+            return handle_answer(dispatcher, tracker, domain, likeliest)
+        if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
+            # An unsure "ちがう、ごーるどだった" still names the fact it answers.
+            return handle_answer(dispatcher, tracker, domain, "inform")
         if recent_intents(tracker, 3).count("nlu_fallback") >= 2:
             dispatcher.utter_message(response="utter_clarify_handoff")
             return [offer("handoff")]
@@ -928,7 +982,6 @@ class ActionClarify(Action):
         language = language_of(tracker)
         labelled = content.labels["intents"]
         ranking = tracker.latest_message.get("intent_ranking") or []
-        likeliest = next((item["name"] for item in ranking if item.get("name") != "nlu_fallback"), None)
         if likeliest == "out_of_scope":
             # Most likely outside the domain (a product problem, small talk): say what the
             # bot covers and how product problems are handled, rather than guess a topic.

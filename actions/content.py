@@ -62,6 +62,7 @@ class Content:
     labels: dict[str, Any]
     entitlement: dict[str, Any]
     menu: tuple[str, ...]
+    cues: dict[str, dict[str, tuple[str, ...]]]
 
     def label(self, language: str, *path: str) -> str:
         """A label such as label("ja", "values", "membership", "gold")."""
@@ -92,7 +93,9 @@ def load_content() -> Content:
     }
     starts = {key: Start(**value) for key, value in _load("starts.yml").items()}
     return Content(guides=guides, causes=causes, starts=starts, labels=_load("labels.yml"),
-                   entitlement=_load("entitlement.yml"), menu=tuple(_load("menu.yml")["menu"]))
+                   entitlement=_load("entitlement.yml"), menu=tuple(_load("menu.yml")["menu"]),
+                   cues={slot: {value: tuple(words) for value, words in values.items()}
+                         for slot, values in _load("cues.yml").items()})
 
 
 @cache

@@ -29,10 +29,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
 
-from components.language import fold_width_char
-
-HIRAGANA = range(0x3041, 0x3097)
-KATAKANA_OFFSET = 0x60
+from components.language import fold_kana as fold
 
 # Facts with exactly two values: "not one" means "the other".
 OTHER_VALUE = {
@@ -51,22 +48,12 @@ BOTH_SUPPORT_KINDS = "both"
 JA_NEGATION_AFTER = re.compile(
     r"^[^、。,.!?！？\n]{0,12}?((では|じゃ|でも|で)(なく|無く|ない|なかった|ありません|ございません)"
     r"|とは違|以外)")
-ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,2}(不对|不是|错了)")
+# "X不对", "X应该改成Y": X is wrong. (Not "X不是": in "是云不是本地" that 不是 negates 本地.)
+ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为)")
 ZH_NEGATION_BEFORE = re.compile(
-    r"(不是|并非|並非|不属于|不屬於|不算|而非)[^，。,.!?！？\n是]{0,4}$|非$")
+    r"(不是|并非|並非|不属于|不屬於|不算|而非|不走|不用|没用|没有用|不在)[^，。,.!?！？\n是]{0,4}$"
+    r"|(没有?|未|非)$")
 JA_NEGATION_BEFORE = re.compile(r"(非)$")
-
-
-def fold_char(char: str) -> str:
-    folded = fold_width_char(char).lower()
-    if len(folded) == 1 and ord(folded) in HIRAGANA:
-        return chr(ord(folded) + KATAKANA_OFFSET)
-    return folded
-
-
-def fold(text: str) -> str:
-    """Width, case and kana folding; the result has the length of `text`."""
-    return "".join(fold_char(char) for char in text)
 
 
 @dataclass(frozen=True)

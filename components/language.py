@@ -140,6 +140,23 @@ def fold(text: str) -> str:
     return fold_width(text).lower()
 
 
+HIRAGANA = range(0x3041, 0x3097)
+KATAKANA_OFFSET = 0x60
+
+
+def fold_kana_char(char: str) -> str:
+    folded = fold_width_char(char).lower()
+    if len(folded) == 1 and ord(folded) in HIRAGANA:
+        return chr(ord(folded) + KATAKANA_OFFSET)
+    return folded
+
+
+def fold_kana(text: str) -> str:
+    """Width, case and hiragana → katakana folding (ごーるど, ｺﾞｰﾙﾄﾞ, ゴールド alike), for
+    matching lookup entries; the result has the length of `text`."""
+    return "".join(fold_kana_char(char) for char in text)
+
+
 @dataclass(frozen=True)
 class Run:
     """A maximal stretch of one kind of script: "cjk" or "latin"."""

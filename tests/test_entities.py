@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.entities import Lookup, build_lookups, find_entities, fold, resolve_negations
+from components.entities import Lookup, build_lookups, find_entities, fold, resolve_negations  # noqa: F401
 
 TABLES = [
     {"name": "membership", "elements": ["ゴールド", "Gold", "シルバー", "金牌", "银牌", "金排"]},
@@ -47,6 +47,10 @@ def test_fold_keeps_length_and_folds_width_case_and_kana() -> None:
     ("ゴールドじゃなくてシルバー", [("membership", "silver")]),
     ("说错了，不是银牌是金牌", [("membership", "gold")]),
     ("金牌，不是银牌", [("membership", "gold")]),
+    ("应该是云不是本地", [("support_kind", "cloud")]),
+    ("本地应该改成云", [("support_kind", "cloud")]),
+    ("我们不走本地", [("support_kind", "cloud")]),
+    ("银牌不对，是金牌", [("membership", "gold")]),
     ("オンプレじゃなくてクラウドの話です", [("support_kind", "cloud")]),
     ("オンプレではないです", [("support_kind", "cloud")]),
     ("我们的能力不属于云那一类", [("support_kind", "on_premises")]),
