@@ -895,7 +895,13 @@ class ValidateCloudRouteForm(PendingQuestionValidation):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
-        return [] if cloud_route(tracker) else ["cloud_route"]
+        route = cloud_route(tracker)
+        if route is None or (route == "unknown" and not self.explained(tracker)):
+            return ["cloud_route"]
+        return []
+
+    def explained(self, tracker: Tracker) -> bool:
+        return uttered_since_form_start(tracker, self.form_name(), "utter_explain_cloud_route_choice")
 
     def answers_requested_slot(self, tracker: Tracker) -> bool:
         return (super().answers_requested_slot(tracker)
@@ -905,8 +911,7 @@ class ValidateCloudRouteForm(PendingQuestionValidation):
                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         """The first "don't know" gets how to tell the two routes apart and the question
         again; a second one gets both routes."""
-        if value == "unknown" and not uttered_since_form_start(
-                tracker, self.form_name(), "utter_explain_cloud_route_choice"):
+        if value == "unknown" and not self.explained(tracker):
             dispatcher.utter_message(response="utter_explain_cloud_route_choice")
             return {"cloud_route": None}
         return {"cloud_route": value}
