@@ -460,11 +460,11 @@ CONTRACT_STATE_RESPONSES = {"linked": "utter_access_id_linked", "expired": "utte
 def cloud_route(tracker: Tracker) -> str | None:
     """signature, csp, unknown, action_pack, or None when it must be asked."""
     route = tracker.get_slot("cloud_route")
+    membership = tracker.get_slot("membership")
+    if membership == "action_pack" and route != "csp":  # Action Pack has no Signature support
+        return "action_pack"
     if route:
         return route
-    membership = tracker.get_slot("membership")
-    if membership == "action_pack":
-        return "action_pack"
     if membership in ("silver", "gold"):
         return "signature"
     return None

@@ -51,7 +51,9 @@ JA_NEGATION_AFTER = re.compile(
 # "X不对", "X应该改成Y": X is wrong. (Not "X不是": in "是云不是本地" that 不是 negates 本地.)
 ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为)")
 ZH_NEGATION_BEFORE = re.compile(
-    r"(不是|并非|並非|不属于|不屬於|不算|而非|不走|不用|没用|没有用|不在)[^，。,.!?！？\n是]{0,4}$"
+    # (?<!…): 是不是 / 算不算 / 属不属于 ask a question, they do not negate.
+    r"((?<!是)不是|并非|並非|(?<!属)不属于|不屬於|(?<!算)不算|而非|不走|不用|没用|没有用|不在)"
+    r"[^，。,.!?！？\n是]{0,4}$"
     r"|(没有?|未|非)$")
 JA_NEGATION_BEFORE = re.compile(r"(非)$")
 

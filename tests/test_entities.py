@@ -51,6 +51,8 @@ def test_fold_keeps_length_and_folds_width_case_and_kana() -> None:
     ("本地应该改成云", [("support_kind", "cloud")]),
     ("我们不走本地", [("support_kind", "cloud")]),
     ("银牌不对，是金牌", [("membership", "gold")]),
+    ("不知道我们算不算云", [("support_kind", "cloud")]),
+    ("是不是金牌我也不确定", [("membership", "gold")]),
     ("オンプレじゃなくてクラウドの話です", [("support_kind", "cloud")]),
     ("オンプレではないです", [("support_kind", "cloud")]),
     ("我们的能力不属于云那一类", [("support_kind", "on_premises")]),
