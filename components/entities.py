@@ -2,8 +2,8 @@
 
 Rasa's RegexEntityExtractor matches the raw text, so ｺﾞｰﾙﾄﾞ, ＧＯＬＤ or ごーるど never
 match the lookup entry ゴールド. This extractor matches the lookup entries on a folded
-copy of the text (width, case, hiragana → katakana; one character stays one character,
-so offsets into the original text hold) and gives each entity its canonical value
+copy of the text (width, case, hiragana → katakana, half-width sound marks combined;
+offsets are mapped back to the original text) and gives each entity its canonical value
 through the synonyms of the training data.
 
 A message also says what it is *not* ("ゴールドではなくシルバー", "不是银牌是金牌",
@@ -30,6 +30,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
 
 from components.language import fold_kana as fold
+from components.language import fold_kana_with_spans
 
 # Facts with exactly two values: "not one" means "the other".
 OTHER_VALUE = {
@@ -79,13 +80,13 @@ def build_lookups(tables: list[dict[str, Any]], entities: set[str]) -> list[Look
 def find_entities(text: str, lookups: list[Lookup], synonyms: dict[str, str]) -> list[dict[str, Any]]:
     """Lookup matches with canonical values; a match inside a longer one of another entity
     is dropped (クラウド inside クラウド コンピテンシー is the competency, not a support kind)."""
-    folded = fold(text)
+    folded, spans = fold_kana_with_spans(text)
     found: list[dict[str, Any]] = []
     for lookup in lookups:
         for match in re.finditer(lookup.pattern, folded):
-            value = synonyms.get(match.group(), text[match.start():match.end()])
-            found.append({"entity": lookup.entity, "start": match.start(), "end": match.end(),
-                          "value": value})
+            start, end = spans[match.start()][0], spans[match.end() - 1][1]
+            found.append({"entity": lookup.entity, "start": start, "end": end,
+                          "value": synonyms.get(match.group(), text[start:end])})
     return [e for e in found if not any(
         o is not e and o["start"] <= e["start"] and e["end"] <= o["end"]
         and o["end"] - o["start"] > e["end"] - e["start"] for o in found)]

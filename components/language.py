@@ -151,10 +151,31 @@ def fold_kana_char(char: str) -> str:
     return folded
 
 
-def fold_kana(text: str) -> str:
+# Half-width sound marks (ｺﾞ is two characters) combine with the kana before them.
+HALF_WIDTH_MARKS = {"\uff9e": "\u3099", "\uff9f": "\u309a"}
+
+
+def fold_kana_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     """Width, case and hiragana → katakana folding (ごーるど, ｺﾞｰﾙﾄﾞ, ゴールド alike), for
-    matching lookup entries; the result has the length of `text`."""
-    return "".join(fold_kana_char(char) for char in text)
+    matching lookup entries, and for each folded character the span of `text` it came
+    from (ｺﾞ → ゴ folds two characters into one)."""
+    folded: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for index, char in enumerate(text):
+        mark = HALF_WIDTH_MARKS.get(char)
+        if mark and folded:
+            combined = unicodedata.normalize("NFC", folded[-1] + mark)
+            if len(combined) == 1:
+                folded[-1] = combined
+                spans[-1] = (spans[-1][0], index + 1)
+                continue
+        folded.append(fold_kana_char(char))
+        spans.append((index, index + 1))
+    return "".join(folded), spans
+
+
+def fold_kana(text: str) -> str:
+    return fold_kana_with_spans(text)[0]
 
 
 @dataclass(frozen=True)
