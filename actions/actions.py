@@ -709,13 +709,14 @@ class ActionOfferResume(Action):
                   domain: DomainDict) -> list[EventType]:
         second = answer_second_topic(dispatcher, tracker, domain)
         position = position_of(tracker)
-        if second or position is None or set_this_turn(tracker, "guide"):
+        offered = any(event.get("name") == "offer" for event in second)
+        if offered or position is None or set_this_turn(tracker, "guide"):
             return second
         guide = load_content().guides[position.guide]
         dispatcher.utter_message(response="utter_offer_resume_guide",
                                  guide_title=guide.title[language_of(tracker)],
                                  step=position.step + 1)
-        return [offer("resume_guide")]
+        return [*second, offer("resume_guide")]
 
 
 def answer_role(dispatcher: CollectingDispatcher, tracker: Tracker, role: str) -> list[EventType] | None:
@@ -833,6 +834,9 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         when the message names no entity for it ("契約の期限が先月で切れていました")."""
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         requested = tracker.get_slot("requested_slot")
+        if latest_intent(tracker) == "dont_know" and accepts_dont_know(domain, requested):
+            # "算不算云能力我不清楚" names a value but does not give it.
+            return [*events, SlotSet(requested, "unknown")]
         value = cued_value(tracker, requested)
         if value is not None and tracker.slots_to_validate().get(requested) is None:
             events.append(SlotSet(requested, value))
@@ -928,6 +932,11 @@ class ValidateAccessIdForm(PendingQuestionValidation):
 
 # Where Rasa records, in a bot event's metadata, which response it uttered.
 UTTERED_RESPONSE_KEY = "utter" + "_action"
+
+
+def accepts_dont_know(domain: DomainDict, slot: str | None) -> bool:
+    mappings = domain["slots"].get(slot or "", {}).get("mappings", [])
+    return any(m.get("type") == "from_intent" and m.get("intent") == "dont_know" for m in mappings)
 
 
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:

@@ -147,3 +147,10 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
 ])
 def test_the_question_of_a_situation_comes_from_the_rules(domain_dict, diagnosis, form) -> None:
     assert bot_actions.form_of_diagnosis(domain_dict, diagnosis) == form
+
+
+async def test_dont_know_wins_over_a_value_it_only_mentions(domain_dict) -> None:
+    tracker = form_tracker("competency_kind", "dont_know", {"competency_kind": "cloud"})
+    tracker.slots["support_kind"] = "cloud"  # the competency is asked only for cloud support
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["competency_kind"] == "unknown"
