@@ -83,34 +83,31 @@ def check_conflicting_examples(src: Sources, threshold: float) -> Iterator[Probl
                               f"{_where(src.project, other)}; keep it under one intent")
 
 
-def check_heldout_leak(src: Sources, threshold: float) -> Iterator[Problem]:
-    examples = src.training_examples
-    index = SimilarityIndex(((e.text, e) for e in examples), threshold)
-    for held in src.heldout_examples:
-        for match in index.find(held.text):
+def _leaks(src: Sources, threshold: float, check: str, held: list[tuple[str, str]]
+           ) -> Iterator[Problem]:
+    """held: (text, where it is held out) pairs that must not be training examples."""
+    index = SimilarityIndex(((e.text, e) for e in src.training_examples), threshold)
+    for text, where in held:
+        for match in index.find(text):
             kind = "appears" if match.score == 1.0 else \
                 f"has a near-duplicate (similarity {match.score:.2f})"
-            yield Problem("heldout-leak", match.item.entry.path, match.item.entry.line,
-                          f"held-out example '{held.text}' ({_where(src.project, held)}) "
-                          f"{kind} in the training data: remove or reword the training "
-                          "example (the test set must stay unseen)")
+            yield Problem(check, match.item.entry.path, match.item.entry.line,
+                          f"held-out '{text}' ({where}) {kind} in the training data: remove or "
+                          "reword the training example (the test set must stay unseen)")
+
+
+def check_heldout_leak(src: Sources, threshold: float) -> Iterator[Problem]:
+    yield from _leaks(src, threshold, "heldout-leak",
+                      [(held.text, _where(src.project, held)) for held in src.heldout_examples])
 
 
 def check_conversation_leak(src: Sources, threshold: float) -> Iterator[Problem]:
-    """A held-out conversation message that is (nearly) a training example proves nothing."""
-    index = SimilarityIndex(((e.text, e) for e in src.training_examples), threshold)
-    for message in src.conversation_messages:
-        # Button payloads are not typed text; one-word replies (はい, 好的, 金牌) are in any
-        # data set and any conversation, so their overlap shows nothing.
-        if message.text.startswith("/") or len(message.text.strip()) < MIN_LEAK_CHARS:
-            continue
-        for match in index.find(message.text):
-            kind = "appears" if match.score == 1.0 else \
-                f"has a near-duplicate (similarity {match.score:.2f})"
-            yield Problem("conversation-leak", match.item.entry.path, match.item.entry.line,
-                          f"held-out conversation message '{message.text}' "
-                          f"({src.project.rel(message.path)}:{message.line}) {kind} in the "
-                          "training data: reword the training example")
+    """A held-out conversation message that is (nearly) a training example proves nothing.
+    Button payloads are not typed text; one-word replies (はい, 好的, 金牌) are in any data
+    set and any conversation, so their overlap shows nothing."""
+    yield from _leaks(src, threshold, "conversation-leak", [
+        (m.text, f"{src.project.rel(m.path)}:{m.line}") for m in src.conversation_messages
+        if not m.text.startswith("/") and len(m.text.strip()) >= MIN_LEAK_CHARS])
 
 
 # ---------------------------------------------------------------- domain usage
