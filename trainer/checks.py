@@ -68,6 +68,26 @@ def check_example_counts(src: Sources, min_examples: int) -> Iterator[Problem]:
                               f"(at least {min_examples} needed)")
 
 
+# What is left of a broken annotation once the well-formed ones are replaced by their
+# text: "[ゴールド](membership" or "[金牌]{"entity": ...".
+UNCLOSED_ANNOTATION = re.compile(r"\[[^\]]*\]\s*[({]|\]\(|\]\{")
+
+
+def check_example_markup(src: Sources) -> Iterator[Problem]:
+    """An example in the other language, or with an annotation left open (Rasa trains
+    the markup as text)."""
+    for example in src.training_examples:
+        if UNCLOSED_ANNOTATION.search(example.text):
+            yield Problem("unclosed-annotation", example.entry.path, example.entry.line,
+                          f"'{example.entry.raw}' has an entity annotation that is not "
+                          "closed: write [text](entity) or [text]{\"entity\": ..., \"value\": ...}")
+        language = detect_language(example.text)
+        if language and language != example.language:
+            yield Problem("wrong-language", example.entry.path, example.entry.line,
+                          f"'{example.text}' reads as {language}, not {example.language}: move it "
+                          f"to {src.project.rel(src.project.nlu_dir(language))}/")
+
+
 def check_conflicting_examples(src: Sources, threshold: float) -> Iterator[Problem]:
     examples = src.training_examples
     index = SimilarityIndex(((e.text, i) for i, e in enumerate(examples)), threshold)
@@ -376,6 +396,7 @@ def run_checks(project: Project, min_examples: int = DEFAULT_MIN_EXAMPLES,
     src = Sources(project)
     checks: list[tuple[str, Callable[[], Iterator[Problem]]]] = [
         ("examples per intent", lambda: check_example_counts(src, min_examples)),
+        ("examples in their language, annotations closed", lambda: check_example_markup(src)),
         ("same example under two intents", lambda: check_conflicting_examples(src, threshold)),
         ("unused intents and responses", lambda: check_unused(src)),
         ("ja and zh in every response", lambda: check_response_languages(src)),

@@ -134,6 +134,14 @@ BROKEN = {
         "conversation-leak", "data/nlu/ja/benefits.yml", "    - 特典を有効化したい\n",
         "    - 特典を有効化したい\n    - 特典をアクティブ化するボタンが見つからないんですが\n",
         at="ボタンが見つからないんですが", says="(tests/dialogue/ja.yml:5)"),
+    "Chinese example among the Japanese ones": Broken(
+        "wrong-language", "data/nlu/ja/benefits.yml", "    - 特典を有効化したい\n",
+        "    - 特典を有効化したい\n    - 我们怎么激活这个权益呢\n", at="我们怎么激活这个权益呢",
+        says="reads as zh, not ja"),
+    "unclosed annotation": Broken(
+        "unclosed-annotation", "data/nlu/ja/benefits.yml", "    - 特典を有効化したい\n",
+        "    - 特典を有効化したい\n    - [ゴールド](membership の特典を有効化したい\n",
+        at="[ゴールド](membership", says="not closed"),
     "invalid YAML": Broken(
         "unreadable", "data/nlu/zh/benefits.yml", "- intent: ask_entitlement\n",
         "- intent: ask_entitlement\n\tsee: tab\n", at="\tsee: tab", says="invalid YAML"),
