@@ -4,7 +4,7 @@ Request URL for the Events API and for Interactivity: `https://<host>/webhooks/s
 Configured from environment variables only (channels/settings.py, docs/channels.md); when
 they are unset the server still starts and the webhook answers 503.
 
-What differs from the stock `slack` connector (design.md, "Known traps"):
+What differs from the stock `slack` connector (docs/channels.md explains each):
 - signature (slack_sdk's `SignatureVerifier`) and timestamp window checked (401 otherwise);
 - each `event_id` is answered once whatever the retry reason (the stock one only ignores
   `http_timeout` retries); a message reaching us twice under two event ids (as `message`

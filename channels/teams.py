@@ -4,7 +4,7 @@ Messaging endpoint of the Azure Bot: `https://<host>/webhooks/teams/webhook`.
 Configured from environment variables only (channels/settings.py, docs/channels.md); when
 they are unset the server still starts and the webhook answers 503.
 
-What differs from the stock `botframework` connector (design.md, "Known traps"):
+What differs from the stock `botframework` connector (docs/channels.md explains each):
 - incoming tokens: RS256 only; signature, audience (app id), issuer, expiry, the key's
   channel endorsement and the `serviceurl` claim (== the activity's serviceUrl, where our
   replies and our app token go) are checked; Microsoft's OpenID keys are fetched on first
