@@ -816,8 +816,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         topics = diagnosis_of_intents(domain)
         previous = slot_before_this_turn(tracker, "diagnosis")
         other_topic = intent in topics and topics[intent] != previous
-        if other_topic and not self.answers_requested_slot(tracker):
+        answered = self.answers_requested_slot(tracker)
+        if other_topic and not answered:
             raise ActionExecutionRejection(self.name(), f"change of topic: {intent}")
+        if intent in topics and not answered:
+            # The same question asked again ("インシデントは何件？" twice): ask ours again.
+            requested = tracker.get_slot("requested_slot")
+            return [SlotSet("diagnosis", previous), SlotSet("requested_slot", requested)]
         events = await super().run(dispatcher, tracker, domain)
         if other_topic:
             events.append(SlotSet("diagnosis", previous))

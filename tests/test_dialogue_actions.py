@@ -154,3 +154,9 @@ async def test_dont_know_wins_over_a_value_it_only_mentions(domain_dict) -> None
     tracker.slots["support_kind"] = "cloud"  # the competency is asked only for cloud support
     _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert values["competency_kind"] == "unknown"
+
+
+async def test_the_same_question_again_asks_the_pending_question_again(domain_dict) -> None:
+    tracker = form_tracker("membership", "ask_entitlement", {})
+    _, events, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values == {"diagnosis": "entitlement", "requested_slot": "membership"}
