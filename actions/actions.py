@@ -808,7 +808,9 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        if tracker.get_slot("requested_slot") is None:  # starting: this message opened it
+        if tracker.get_slot("requested_slot") is None or not replying_to_user(tracker):
+            # Starting (this message opened it), or coming back after another action
+            # answered this message: only a fresh reply is read against the question.
             return await super().run(dispatcher, tracker, domain)
         intent = latest_intent(tracker)
         if wants_person(tracker):
@@ -937,6 +939,13 @@ class ValidateAccessIdForm(PendingQuestionValidation):
 
 # Where Rasa records, in a bot event's metadata, which response it uttered.
 UTTERED_RESPONSE_KEY = "utter" + "_action"
+
+
+def replying_to_user(tracker: Tracker) -> bool:
+    """Whether the form runs right after the partner's message (the action before the
+    form's own, which Rasa appends for its validation, is action_listen)."""
+    actions = [e.get("name") for e in tracker.events if e.get("event") == "action"]
+    return len(actions) >= 2 and actions[-2] == "action_listen"
 
 
 def accepts_dont_know(domain: DomainDict, slot: str | None) -> bool:

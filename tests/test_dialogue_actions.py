@@ -105,7 +105,8 @@ async def test_a_second_question_in_the_same_message_is_answered(domain_dict) ->
 
 def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
                  diagnosis: str = "entitlement") -> Any:
-    events = [slot("diagnosis", diagnosis), user(intent),
+    events = [slot("diagnosis", diagnosis), {"event": "action", "name": "action_listen"},
+              user(intent), {"event": "action", "name": "entitlement_form"},
               *(slot(name, value) for name, value in candidates.items())]
     tracker = make_tracker({"requested_slot": requested, "diagnosis": diagnosis, **candidates},
                            intent=intent, events=events)
@@ -160,3 +161,10 @@ async def test_the_same_question_again_asks_the_pending_question_again(domain_di
     tracker = form_tracker("membership", "ask_entitlement", {})
     _, events, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert values == {"diagnosis": "entitlement", "requested_slot": "membership"}
+
+
+async def test_a_form_coming_back_after_another_action_is_not_rejected_again(domain_dict) -> None:
+    tracker = form_tracker("membership", "ask_paid_plans", {})
+    tracker.events.insert(-1, {"event": "action", "name": "utter_paid_support_plans"})
+    _, events, _ = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert all(event.get("event") != "action_execution_rejected" for event in events)
