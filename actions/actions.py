@@ -830,9 +830,14 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             events.append(SlotSet("diagnosis", previous))
         return events
 
+    # requested slot → another of the form's slots whose value also answers it
+    answered_through: dict[str, str] = {}
+
     def answers_requested_slot(self, tracker: Tracker) -> bool:
         requested = tracker.get_slot("requested_slot")
-        return (tracker.slots_to_validate().get(requested) is not None
+        candidates = tracker.slots_to_validate()
+        return (candidates.get(requested) is not None
+                or candidates.get(self.answered_through.get(requested, "")) is not None
                 or cued_value(tracker, requested) is not None)
 
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -863,11 +868,8 @@ class ValidateEntitlementForm(PendingQuestionValidation):
             return ["membership", "support_kind", "competency_kind"]
         return ["membership", "support_kind"]
 
-    def answers_requested_slot(self, tracker: Tracker) -> bool:
-        # "クラウド系ではない" answers the competency question through the support kind.
-        return (super().answers_requested_slot(tracker)
-                or (tracker.get_slot("requested_slot") == "competency_kind"
-                    and tracker.slots_to_validate().get("support_kind") is not None))
+    # "クラウド系ではない" answers the competency question through the support kind.
+    answered_through = {"competency_kind": "support_kind"}
 
     async def extract_support_kind(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
@@ -895,9 +897,7 @@ class ValidateMembershipCheckForm(PendingQuestionValidation):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return [] if tracker.get_slot("membership") else ["has_membership"]
 
-    def answers_requested_slot(self, tracker: Tracker) -> bool:
-        return (super().answers_requested_slot(tracker)
-                or tracker.slots_to_validate().get("membership") is not None)
+    answered_through = {"has_membership": "membership"}  # "ゴールドです" means yes
 
 
 class ValidateCloudRouteForm(PendingQuestionValidation):
@@ -914,9 +914,7 @@ class ValidateCloudRouteForm(PendingQuestionValidation):
     def explained(self, tracker: Tracker) -> bool:
         return uttered_since_form_start(tracker, self.form_name(), "utter_explain_cloud_route_choice")
 
-    def answers_requested_slot(self, tracker: Tracker) -> bool:
-        return (super().answers_requested_slot(tracker)
-                or tracker.slots_to_validate().get("membership") is not None)
+    answered_through = {"cloud_route": "membership"}  # Gold/Silver → Signature
 
     def validate_cloud_route(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -956,7 +954,7 @@ def accepts_dont_know(domain: DomainDict, slot: str | None) -> bool:
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:
     cues = load_content().cues.get(slot or "", {})
     text = fold(tracker.latest_message.get("text") or "")
-    return next((value for value, words in cues.items() if any(fold(w) in text for w in words)), None)
+    return next((value for value, words in cues.items() if any(w in text for w in words)), None)
 
 
 def uttered_since_form_start(tracker: Tracker, form: str, response: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from components.language import fold_kana
+
 CONTENT = Path(__file__).resolve().parent / "content"
 RULES = Path(__file__).resolve().parent.parent / "data" / "rules.yml"
 Localized = dict[str, str]
@@ -62,7 +64,7 @@ class Content:
     labels: dict[str, Any]
     entitlement: dict[str, Any]
     menu: tuple[str, ...]
-    cues: dict[str, dict[str, tuple[str, ...]]]
+    cues: dict[str, dict[str, tuple[str, ...]]]  # folded like the messages they are sought in
 
     def label(self, language: str, *path: str) -> str:
         """A label such as label("ja", "values", "membership", "gold")."""
@@ -94,38 +96,41 @@ def load_content() -> Content:
     starts = {key: Start(**value) for key, value in _load("starts.yml").items()}
     return Content(guides=guides, causes=causes, starts=starts, labels=_load("labels.yml"),
                    entitlement=_load("entitlement.yml"), menu=tuple(_load("menu.yml")["menu"]),
-                   cues={slot: {value: tuple(words) for value, words in values.items()}
+                   cues={slot: {value: tuple(fold_kana(word) for word in words)
+                                for value, words in values.items()}
                          for slot, values in _load("cues.yml").items()})
 
 
 @cache
-def topic_actions() -> dict[str, tuple[str, ...]]:
-    """intent → the actions its rule runs (data/rules.yml), for the rules that answer one
-    message with responses and at most a guide: what a second question in the same
-    message, or an accepted offer of that topic, runs."""
-    found: dict[str, tuple[str, ...]] = {}
+def topic_rules() -> dict[str, tuple[dict[str, Any], ...]]:
+    """intent → the steps after it of the unconditioned rule that starts with it
+    (data/rules.yml), read once."""
+    found: dict[str, tuple[dict[str, Any], ...]] = {}
     for rule in yaml.safe_load(RULES.read_text(encoding="utf-8"))["rules"]:
         steps = rule.get("steps") or []
-        if rule.get("condition") or not steps or "intent" not in steps[0]:
-            continue
-        actions = tuple(step["action"] for step in steps[1:] if "action" in step)
+        if not rule.get("condition") and steps and "intent" in steps[0]:
+            found[steps[0]["intent"]] = tuple(steps[1:])
+    return found
+
+
+@cache
+def topic_actions() -> dict[str, tuple[str, ...]]:
+    """intent → the actions its rule runs, for the rules that answer one message with
+    responses and at most a guide: what a second question in the same message, or an
+    accepted offer of that topic, runs."""
+    found: dict[str, tuple[str, ...]] = {}
+    for intent, steps in topic_rules().items():
+        actions = tuple(step["action"] for step in steps if "action" in step)
         if actions and all(a.startswith("utter_") or a in ANSWER_ACTIONS for a in actions):
-            found[steps[0]["intent"]] = actions
+            found[intent] = actions
     return found
 
 
 @cache
 def form_of_intents() -> dict[str, str]:
-    """intent → the form (pending question) its rule starts (data/rules.yml)."""
-    found: dict[str, str] = {}
-    for rule in yaml.safe_load(RULES.read_text(encoding="utf-8"))["rules"]:
-        steps = rule.get("steps") or []
-        if rule.get("condition") or not steps or "intent" not in steps[0]:
-            continue
-        forms = [step["active_loop"] for step in steps if step.get("active_loop")]
-        if forms:
-            found[steps[0]["intent"]] = forms[0]
-    return found
+    """intent → the form (pending question) its rule starts."""
+    return {intent: forms[0] for intent, steps in topic_rules().items()
+            if (forms := [step["active_loop"] for step in steps if step.get("active_loop")])}
 
 
 # Custom actions a topic's rule may run besides responses, replayed by `topic_actions` users.
