@@ -21,7 +21,23 @@ Localized = dict[str, str]
 
 
 def _load(name: str) -> Any:
-    return yaml.safe_load((CONTENT / name).read_text(encoding="utf-8"))
+    data = yaml.safe_load((CONTENT / name).read_text(encoding="utf-8"))
+    _require_text_keys(data, name)
+    return data
+
+
+def _require_text_keys(node: Any, where: str) -> None:
+    """YAML reads an unquoted `yes:`/`no:`/`on:` key as a boolean, so a lookup by its
+    name fails only when a partner reaches it; refuse such a file at start-up instead."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise ValueError(f"actions/content/{where}: key {key!r} is not text; "
+                                 'quote it, e.g. "yes": or "no":')
+            _require_text_keys(value, f"{where} > {key}")
+    elif isinstance(node, list):
+        for item in node:
+            _require_text_keys(item, where)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,25 @@ def test_every_response_the_actions_use_exists_in_both_languages(domain: Domain)
         assert any(c and c[0]["value"] == "zh" for c in conditions), f"{name} has no zh variation"
 
 
+def test_every_fixed_label_the_actions_use_exists_in_both_languages() -> None:
+    # A label missing (or read by YAML as a boolean key) fails only when a partner reaches it.
+    source = "".join(path.read_text() for path in (ROOT / "actions").glob("*.py"))
+    used = set(re.findall(r'label\([a-z_.]+, "([a-z_]+)", "([a-z_]+)"\)', source))
+    assert ("ui", "yes") in used
+    for section, key in used:
+        for language in ("ja", "zh"):
+            assert CONTENT.label(language, section, key).strip(), (section, key, language)
+
+
+def test_a_content_file_with_a_boolean_key_is_refused(tmp_path, monkeypatch) -> None:
+    from actions import content
+
+    (tmp_path / "labels.yml").write_text('ui:\n  yes: {ja: "はい", zh: "好的"}\n', encoding="utf-8")
+    monkeypatch.setattr(content, "CONTENT", tmp_path)
+    with pytest.raises(ValueError, match=r"labels.yml > ui: key True is not text"):
+        content._load("labels.yml")
+
+
 @pytest.mark.parametrize("diagnosis", sorted(CONTENT.starts))
 async def test_start_guide_shows_the_first_position(diagnosis: str, domain_dict) -> None:
     start = CONTENT.starts[diagnosis]
