@@ -8,7 +8,7 @@ is the tracker's `language` slot, which Rasa fills before any action of the turn
 from __future__ import annotations
 
 import json
-import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +25,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.clauses import clause_classifier, clause_intents, clauses, likeliest_intent
 from actions.content import (
     Content,
     Guide,
@@ -36,6 +37,9 @@ from actions.content import (
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from components.language import fold_kana as fold
+
+# Fit the clause classifier while the action server starts, not in a partner's turn.
+threading.Thread(target=clause_classifier, name="clause-classifier", daemon=True).start()
 
 DEFAULT_LANGUAGE = "ja"
 # Facts about the partner that the hand-off summary reports, in this order.
@@ -294,7 +298,8 @@ class ActionStartGuide(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         events = start_guide(dispatcher, tracker, tracker.get_slot("diagnosis") or "")
-        return [*events, *answer_second_topic(dispatcher, tracker, domain)]
+        return [*events, *answer_second_topic(dispatcher, tracker, domain,
+                                              guide_started=bool(events))]
 
 
 class GuideAction(Action, ABC):
@@ -566,21 +571,29 @@ def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
 
 # --- offers, the menu, a second question ------------------------------------------------
 
-# A message that asks two things ("アクセスIDって何？あと、残りの件数は？") has a clause
-# break, and the classifier ranks the second topic just below the first.
-CLAUSE_BREAK = re.compile(r"[？?。！!]\s*\S|あと[、,]|それと|それから|ついでに|另外|还有|以及|顺便|同时")
+# A message that asks two things ("アクセスIDって何？あと、残りの件数は？"): each clause's
+# own topic (actions/clauses.py) first, else the topic the classifier ranks just below
+# the first.
+CLAUSE_TOPIC_CONFIDENCE = 0.5
 SECOND_TOPIC_CONFIDENCE = 0.05
 
 
 def second_topic(tracker: Tracker, domain: DomainDict) -> str | None:
-    if not CLAUSE_BREAK.search(tracker.latest_message.get("text") or ""):
+    text = tracker.latest_message.get("text") or ""
+    if len(clauses(text)) < 2:
         return None
     top = latest_intent(tracker)
     topics, answers = diagnosis_of_intents(domain), topic_actions()
+
+    def answerable(name: object) -> bool:
+        return name != top and name in topics and name in answers
+
+    for name, probability in clause_intents(text):
+        if answerable(name) and probability >= CLAUSE_TOPIC_CONFIDENCE:
+            return name
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
-        if (name != top and name in topics and name in answers
-                and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE):
+        if answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE:
             return str(name)
     return None
 
@@ -599,13 +612,15 @@ def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
 
 
 def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
-                        domain: DomainDict) -> list[EventType]:
-    """Answers a second question of the message; one that needs a guide is offered, since
-    two guides at once cannot both be followed."""
+                        domain: DomainDict, guide_started: bool = False) -> list[EventType]:
+    """Answers a second question of the message; one that needs a guide while another
+    guide is in hand is offered, since two guides at once cannot both be followed."""
     intent = second_topic(tracker, domain)
     if intent is None:
         return []
-    if "action_start_guide" not in topic_actions()[intent]:
+    in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
+    if "action_start_guide" not in topic_actions()[intent] or not in_hand:
+        # The message's own topic keeps the diagnosis; its guide, if any, is the second's.
         return [event for event in run_topic(dispatcher, tracker, domain, intent)
                 if event.get("name") != "diagnosis"]
     content = load_content()
@@ -974,6 +989,32 @@ def recent_intents(tracker: Tracker, count: int) -> list[str | None]:
             for event in user_events[-count:]]
 
 
+# Where Rasa's classifier is unsure, the clause classifier's reading of the whole message
+# is followed when it is this sure (it reads kana-only and misspelt messages differently).
+SECOND_OPINION_CONFIDENCE = 0.6
+REPLY_INTENTS = ("affirm", "deny", "dont_know", "guide_next", "guide_failed")
+
+
+def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: DomainDict) -> list[EventType] | None:
+    """What the second opinion's intent leads to, or None to clarify as usual."""
+    intent, probability = likeliest_intent(tracker.latest_message.get("text") or "")
+    if probability < SECOND_OPINION_CONFIDENCE:
+        return None
+    if intent == "request_human":
+        return handoff(dispatcher, tracker)
+    if intent in REPLY_INTENTS and (pending_offer(tracker) or position_of(tracker)):
+        return handle_answer(dispatcher, tracker, domain, intent)
+    if intent == "ask_menu":
+        return show_menu(dispatcher, tracker)
+    if intent == "thank":
+        dispatcher.utter_message(response="utter_you_are_welcome")
+        return []
+    if intent in topic_actions() and intent in diagnosis_of_intents(domain):
+        return run_topic(dispatcher, tracker, domain, intent)
+    return None
+
+
 class ActionClarify(Action):
     """Low NLU or dialogue confidence: offer the likeliest situations as buttons, or the
     menu when none is plausible; on the second failure in a row, offer a person."""
@@ -993,6 +1034,9 @@ class ActionClarify(Action):
             return decline_offer(dispatcher, tracker, pending)
         if wants_person(tracker):
             return handoff(dispatcher, tracker)
+        followed = follow_second_opinion(dispatcher, tracker, domain)
+        if followed is not None:
+            return followed
         likeliest = next((item["name"] for item in tracker.latest_message.get("intent_ranking") or []
                           if item.get("name") != "nlu_fallback"), None)
         if position_of(tracker) and likeliest in GUIDE_REPLIES:

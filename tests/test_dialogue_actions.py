@@ -103,6 +103,58 @@ async def test_a_second_question_in_the_same_message_is_answered(domain_dict) ->
     assert (await run(bot_actions.ActionOfferResume(), single, domain_dict))[0] == []
 
 
+async def test_each_clause_of_a_message_is_read_for_a_second_topic(domain_dict) -> None:
+    # The ranking shows no second topic; the clauses do.
+    ranking = [{"name": "ask_tpd", "confidence": 0.98}, {"name": "thank", "confidence": 0.01}]
+    tracker = make_tracker(intent="ask_tpd", ranking=ranking,
+                           text="TPDってなに？それと、アクセスIDはどこで確認できますか",
+                           events=[user("ask_tpd")])
+    messages, _, _ = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_access_contract_ids"]
+
+
+async def test_a_second_topic_that_needs_a_guide_starts_it_when_no_guide_is_in_hand(
+        domain_dict) -> None:
+    text = "访问 ID 在哪里看？另外权益怎么激活？"
+    tracker = make_tracker({"language": "zh", "diagnosis": "access_contract_ids"},
+                           intent="ask_access_contract_ids", text=text,
+                           events=[user("ask_access_contract_ids", text)])
+    messages, _, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_explain_activate_benefits"
+    assert slots["guide"] == "view_activate" and "diagnosis" not in slots
+    # In the middle of another guide it is offered instead.
+    busy = make_tracker({"language": "zh", **guide_slots("switch_account", 1)},
+                        intent="ask_access_contract_ids", text=text,
+                        events=[user("ask_access_contract_ids", text)])
+    messages, _, slots = await run(bot_actions.ActionOfferResume(), busy, domain_dict)
+    assert messages[0]["response"] == "utter_offer_second_topic"
+    assert slots["offer"] == "topic:ask_activate_benefits"
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("ぱーとなーせんたーで このあくしょんにたいしてしょうにんされていないといわれました",
+     "utter_explain_not_authorized"),
+    ("ちょっと聞きたいことがあるんですけど", "utter_menu"),
+])
+async def test_an_unsure_message_follows_a_confident_second_opinion(domain_dict, text: str,
+                                                                    response: str) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "deny", "confidence": 0.2}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text=text,
+                           events=[user("nlu_fallback", text)])
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == response
+
+
+async def test_an_unsure_message_without_a_confident_second_opinion_is_clarified(
+        domain_dict) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5},
+               {"name": "ask_entitlement", "confidence": 0.3}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text="えーと、その",
+                           events=[user("nlu_fallback", "えーと、その")])
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_clarify"
+
+
 def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
                  diagnosis: str = "entitlement") -> Any:
     events = [slot("diagnosis", diagnosis), {"event": "action", "name": "action_listen"},

@@ -1,0 +1,86 @@
+"""The topics of the clauses of one message ("アクセスIDって何？あと、残りの件数は？"),
+and a second opinion on a message Rasa's classifier is unsure of.
+
+Rasa classifies a message as a whole, so a message asking two things gets one intent
+with the other far below it (0.97 / 0.02). Each clause is classified here on its own by
+a small classifier fit, when first needed, on the trainers' own NLU examples
+(data/nlu/): character n-grams of the folded text, a logistic model — the same
+features that score 0.97 on the held-out NLU sets (docs/nlu.md). Nothing is downloaded
+and nothing is stored besides the data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from components.language import fold_kana
+
+NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
+
+# Where a second question starts: after a question or full stop, or at a connective
+# ("あと、", "それと", "另外", "还有"…). A clause shorter than this is a fragment, not a question.
+CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それと|それから|ついでに|"
+                          r"另外|还有|以及|顺便|同时)")
+SHORTEST_CLAUSE = 4
+# [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
+ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of a message, in order; one clause when it has no break."""
+    pieces = (piece.strip(" 、,，") for piece in CLAUSE_BREAK.split(text))
+    return [piece for piece in pieces if len(piece) >= SHORTEST_CLAUSE]
+
+
+def nlu_examples() -> Iterator[tuple[str, str]]:
+    """(example text, intent) of every file under data/nlu/, markup removed."""
+    for path in sorted(NLU_DATA.rglob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if "intent" not in block:
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                example = line.strip().removeprefix("- ").strip().strip('"')
+                if example:
+                    yield ANNOTATION.sub(r"\1", example), block["intent"]
+
+
+@cache
+def clause_classifier() -> Pipeline:
+    examples = list(nlu_examples())
+    texts = [text for text, _ in examples]
+    intents = [intent for _, intent in examples]
+    classifier = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), preprocessor=fold_kana,
+                        sublinear_tf=True),
+        # Logistic loss for probabilities; SGD fits in about a second where lbfgs took 30.
+        SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=30, tol=None, random_state=0),
+    )
+    return classifier.fit(texts, intents)
+
+
+def clause_intents(text: str) -> list[tuple[str, float]]:
+    """The most likely intent of each clause and its probability, for a message of two
+    clauses or more; nothing for a single clause (the message's own intent is its)."""
+    parts = clauses(text)
+    if len(parts) < 2:
+        return []
+    classifier = clause_classifier()
+    labels = classifier.classes_
+    return [(str(labels[row.argmax()]), float(row.max()))
+            for row in classifier.predict_proba(parts)]
+
+
+def likeliest_intent(text: str) -> tuple[str, float]:
+    """The intent of a whole message by this classifier, a second opinion where Rasa's
+    own classifier is unsure; and its probability."""
+    classifier = clause_classifier()
+    row = classifier.predict_proba([text])[0]
+    return str(classifier.classes_[row.argmax()]), float(row.max())
