@@ -713,6 +713,25 @@ class ActionClose(Action):
         return [*position_events(None), SlotSet("offer", None)]
 
 
+class ActionThanked(Action):
+    """Thanks in reply to an offer ("不需要了，谢谢", "ありがとう、大丈夫です") declines it: an
+    offer to continue the guide ends the guide. Thanks with nothing offered change nothing."""
+
+    def name(self) -> str:
+        return "action_thanked"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        return thanked(tracker)
+
+
+def thanked(tracker: Tracker) -> list[EventType]:
+    pending = pending_offer(tracker)
+    if pending is None:
+        return []
+    return [SlotSet("offer", None), *(position_events(None) if pending == "resume_guide" else ())]
+
+
 class ActionOfferResume(Action):
     """After a digression answered in the middle of a guide: offer to continue it at the
     same step. Nothing when no guide is in progress or this turn started one."""
@@ -1009,7 +1028,7 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
         return show_menu(dispatcher, tracker)
     if intent == "thank":
         dispatcher.utter_message(response="utter_you_are_welcome")
-        return []
+        return thanked(tracker)
     if intent in topic_actions() and intent in diagnosis_of_intents(domain):
         return run_topic(dispatcher, tracker, domain, intent)
     return None

@@ -75,6 +75,16 @@ async def test_resume_is_offered_only_when_a_guide_was_in_progress(domain_dict) 
     assert (await run(bot_actions.ActionOfferResume(), no_guide, domain_dict))[0] == []
 
 
+async def test_thanks_in_reply_to_the_resume_offer_ends_the_guide(domain_dict) -> None:
+    slots = guide_slots("link_azure", 2)
+    tracker = make_tracker(slots, intent="thank", events=offered("resume_guide", "thank"))
+    _, _, values = await run(bot_actions.ActionThanked(), tracker, domain_dict)
+    assert values["offer"] is None and values["guide"] is None
+    # Thanks in the middle of a guide, with nothing offered, leave the guide as it is.
+    plain = make_tracker(slots, intent="thank", events=[user("guide_next"), user("thank")])
+    assert (await run(bot_actions.ActionThanked(), plain, domain_dict))[1] == []
+
+
 async def test_no_admin_role_during_activation_asks_for_an_admin(domain_dict) -> None:
     tracker = make_tracker(guide_slots("view_activate", 2, cause=0), intent="inform",
                            entities=[{"entity": "partner_role", "value": "none"}])
