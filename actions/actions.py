@@ -116,6 +116,14 @@ def pending_offer(tracker: Tracker) -> str | None:
     return offers[-1] if offers else None
 
 
+def uttered_this_turn(tracker: Tracker, responses: Iterable[str]) -> bool:
+    """One of these responses was already given this turn (by an earlier action)."""
+    names = set(responses)
+    return any(event.get("event") == "bot"
+               and (event.get("metadata") or {}).get("utter_action") in names
+               for event in turn_events(tracker))
+
+
 def set_this_turn(tracker: Tracker, slot: str) -> bool:
     return any(event.get("event") == "slot" and event.get("name") == slot
                for event in turn_events(tracker))
@@ -612,11 +620,14 @@ def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
 
 
 def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
-                        domain: DomainDict, guide_started: bool = False) -> list[EventType]:
+                        domain: DomainDict, guide_started: bool = False,
+                        plain_only: bool = False) -> list[EventType]:
     """Answers a second question of the message; one that needs a guide while another
-    guide is in hand is offered, since two guides at once cannot both be followed."""
+    guide is in hand is offered, since two guides at once cannot both be followed.
+    `plain_only`: only a topic answered without a guide (a question is pending)."""
     intent = second_topic(tracker, domain)
-    if intent is None:
+    if (intent is None or uttered_this_turn(tracker, topic_actions()[intent])
+            or (plain_only and "action_start_guide" in topic_actions()[intent])):
         return []
     in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
     if "action_start_guide" not in topic_actions()[intent] or not in_hand:
@@ -845,7 +856,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         if tracker.get_slot("requested_slot") is None or not replying_to_user(tracker):
             # Starting (this message opened it), or coming back after another action
             # answered this message: only a fresh reply is read against the question.
-            return await super().run(dispatcher, tracker, domain)
+            events = await super().run(dispatcher, tracker, domain)
+            if tracker.get_slot("requested_slot") is None and replying_to_user(tracker):
+                # A plain second question in the opening message ("…还没有任何权益，另外
+                # TPD 是什么？") is answered before this question is asked.
+                events = [*answer_second_topic(dispatcher, tracker, domain, plain_only=True),
+                          *events]
+            return events
         intent = latest_intent(tracker)
         if wants_person(tracker):
             raise ActionExecutionRejection(self.name(), "the partner asks for a person")

@@ -165,6 +165,22 @@ async def test_an_unsure_message_without_a_confident_second_opinion_is_clarified
     assert messages[0]["response"] == "utter_clarify"
 
 
+async def test_a_plain_second_question_is_answered_when_the_first_opens_a_question(
+        domain_dict) -> None:
+    text = "权益页面显示看起来还没有任何权益。另外 TPD 服务是什么意思"
+    events = [{"event": "action", "name": "action_listen"}, user("report_no_benefits", text),
+              {"event": "action", "name": "membership_check_form"}]
+    tracker = make_tracker({"language": "zh", "diagnosis": "no_benefits_yet"},
+                           intent="report_no_benefits", text=text, events=events)
+    messages, _, _ = await run(bot_actions.ValidateMembershipCheckForm(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_tpd_services"]
+    # Given once: an answer later in the same turn does not repeat it.
+    events.append({"event": "bot", "metadata": {"utter_action": "utter_tpd_services"}})
+    again = make_tracker({"language": "zh", "diagnosis": "no_benefits_yet"},
+                         intent="report_no_benefits", text=text, events=events)
+    assert (await run(bot_actions.ActionOfferResume(), again, domain_dict))[0] == []
+
+
 def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
                  diagnosis: str = "entitlement") -> Any:
     events = [slot("diagnosis", diagnosis), {"event": "action", "name": "action_listen"},
