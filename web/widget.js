@@ -80,6 +80,9 @@
     title: user.title || data.title || "",
     mode: user.mode || data.mode || "",
     container: user.container || data.container || "",
+    // While a person has the conversation (hand-off), their replies are polled from the
+    // history endpoint: the REST channel cannot push.
+    pollMs: Number(user.pollMs || data.pollMs) || 3000,
   };
   var cssUrl = scriptUrl ? new URL("widget.css", scriptUrl).href
     : config.serverUrl + "/webhooks/web/widget.css";
@@ -479,13 +482,37 @@
       { credentials: "omit", cache: "no-store" })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (body) {
+        if (body && epoch === self.epoch) self.handoff = body.handoff || null;
         if (!body || epoch !== self.epoch || self.pending) return;
         if (!Array.isArray(body.messages) || !body.messages.length) return;
-        self.messages = body.messages.filter(visible);
+        var messages = body.messages.filter(visible);
+        if (JSON.stringify(messages) === JSON.stringify(self.plain())) return;
+        self.messages = messages;
         self.renderAll();
         self.save();
       })
-      .catch(function () { /* offline: keep the cached transcript */ });
+      .catch(function () { /* offline: keep the cached transcript */ })
+      .finally(function () { if (epoch === self.epoch && self.handoff) self.poll(); });
+  };
+
+  Chat.prototype.plain = function () {
+    return this.messages.map(function (m) {
+      var copy = { role: m.role };
+      ["text", "buttons", "custom", "image"].forEach(function (k) {
+        if (m[k] !== undefined) copy[k] = m[k];
+      });
+      return copy;
+    });
+  };
+
+  /** One history fetch after pollMs, while a hand-off is waiting or with a person. */
+  Chat.prototype.poll = function () {
+    var self = this;
+    if (this.pollTimer) return;
+    this.pollTimer = setTimeout(function () {
+      self.pollTimer = null;
+      self.fetchHistory();
+    }, config.pollMs);
   };
 
   Chat.prototype.submit = function () {
@@ -521,6 +548,11 @@
           var m = r && { role: "bot", text: r.text, buttons: r.buttons, custom: r.custom,
             image: r.image };
           if (visible(m)) self.add(m);
+          var handoff = r && r.custom && r.custom.handoff;
+          if (handoff && (handoff.status === "waiting" || handoff.status === "taken")) {
+            self.handoff = handoff.status;
+            self.poll();
+          }
         });
       }, function (err) {
         if (epoch !== self.epoch) return;
