@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.settings import _float, _get, _list
 
@@ -77,7 +77,10 @@ class HandoffSettings:
         slack_on = bool(_get(env, "SLACK_BOT_TOKEN") and _get(env, "SLACK_SIGNING_SECRET"))
         hours = HOURS.fullmatch(_get(env, "HANDOFF_OFFICE_HOURS"))
         timezone = _get(env, "HANDOFF_TIMEZONE", "UTC")
-        ZoneInfo(timezone)  # an unknown zone fails at start-up, not at the first hand-off
+        try:  # an unknown zone fails at start-up, not at the first hand-off
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"HANDOFF_TIMEZONE={timezone!r} is not an IANA time zone") from e
         return cls(
             slack_channel=_get(env, "HANDOFF_SLACK_CHANNEL") if slack_on else "",
             staff_ids=_list(env, "HANDOFF_STAFF_IDS"),

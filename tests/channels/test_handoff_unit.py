@@ -64,7 +64,7 @@ def test_office_hours_in_their_time_zone() -> None:
     assert settings.open_at(dt.datetime(2026, 12, 1, 1, 0, tzinfo=utc))  # Tue 10:00 JST
     assert not settings.open_at(dt.datetime(2026, 12, 1, 10, 0, tzinfo=utc))  # Tue 19:00
     assert not settings.open_at(dt.datetime(2026, 12, 5, 1, 0, tzinfo=utc))  # Saturday
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="HANDOFF_TIMEZONE"):
         HandoffSettings.from_env({"HANDOFF_TIMEZONE": "Mars/Olympus"})
 
 
