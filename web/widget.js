@@ -172,6 +172,9 @@
     this.convLang = saved.convLang || this.lang; // language the bot last answered in
     this.pending = 0;
     this.epoch = 0; // bumped on restart: replies for an old conversation are dropped
+    this.handoff = null; // "waiting" / "taken" while a person is (to be) there: polled
+    this.pollTail = 0;
+    this.pollTimer = null;
     this.queue = Promise.resolve();
     this.failed = null;
     this.build(host);
@@ -492,7 +495,13 @@
         self.save();
       })
       .catch(function () { /* offline: keep the cached transcript */ })
-      .finally(function () { if (epoch === self.epoch && self.handoff) self.poll(); });
+      .finally(function () {
+        if (epoch !== self.epoch) return;
+        // A few more polls after the hand-off ends: the bot's "back to the assistant"
+        // message is written just after the state changes.
+        if (self.handoff) self.pollTail = 3;
+        if (self.handoff || self.pollTail-- > 0) self.poll();
+      });
   };
 
   Chat.prototype.plain = function () {
