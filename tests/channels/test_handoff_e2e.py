@@ -263,3 +263,36 @@ def test_a_rasa_restart_in_a_live_handoff_loses_nothing(
     assert history(handoff_bot, sender)["handoff"] is None
     replies = rest(handoff_bot, sender, ZH_NOT_AUTHORIZED, "zh")
     assert replies and tracker(handoff_bot, sender)["slots"]["language"] == "zh"
+
+
+def test_slack_partner_reaches_a_person(handoff_bot: Bot, fake_slack: FakeSlack) -> None:
+    user, channel = f"U{uuid.uuid4().hex[:10].upper()}", f"D{uuid.uuid4().hex[:10].upper()}"
+    fake_slack.locales[user] = "zh-CN"
+
+    def dm(text: str) -> None:
+        ts = f"{time.time():.6f}"
+        event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
+                 "event_ts": ts, "channel_type": "im", "client_msg_id": str(uuid.uuid4())}
+        body = json.dumps(slack_event(event), ensure_ascii=False).encode()
+        assert http("POST", f"{handoff_bot.url}/webhooks/slack/webhook", body,
+                    slack_signed(body))[0] == 200
+
+    def seen() -> str:
+        return "\n".join(m.get("text") or "" for m in fake_slack.replies(channel))
+
+    dm(ZH_NOT_AUTHORIZED)
+    wait_turns(handoff_bot, user, 1)
+    dm("转人工客服")
+    wait_status(handoff_bot, user, "waiting")
+    post = staff_post(fake_slack, handoff_id(handoff_bot, user))
+    assert "Chinese" in post["text"]
+    staff_click(handoff_bot, post, "handoff_take")
+    wait_for(lambda: "客服人员已加入" in seen())
+    staff_reply(handoff_bot, post, "您好，请问是哪个页面出错？")
+    wait_for(lambda: "您好，请问是哪个页面出错？" in seen())  # in the partner's DM
+    dm("权益页面")
+    wait_for(lambda: any("权益页面" in t for t in thread(fake_slack, post)))
+    staff_reply(handoff_bot, post, "!end")
+    wait_status(handoff_bot, user, "ended")
+    wait_for(lambda: "助手继续" in seen())
+    assert len(user_events(tracker(handoff_bot, user))) == 2  # the relayed one is not Rasa's
