@@ -144,3 +144,40 @@ def test_webhook_signed_retried_after_a_500_once_and_survives_a_restart(
         body = json.loads(delivery["raw"])
         assert body["summary"]["diagnosis_label"] == "権限がない"
         assert body["last_messages"] == ["ID は [ID] です"]
+
+
+def test_relay_before_rasa_and_the_deadline_on_the_next_message(tmp_path: Path) -> None:
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    hub = Hub(HandoffSettings(slack_channel="C1"), store_at(tmp_path / "r.db"))
+    to_rasa: list[str] = []
+    calls: list[tuple[str, str]] = []
+
+    async def rasa(message: UserMessage) -> None:
+        to_rasa.append(message.text or "")
+
+    async def from_partner(h: Handoff, message: UserMessage) -> None:
+        calls.append(("relayed", message.text or ""))
+
+    async def miss(h: Handoff) -> bool:
+        calls.append(("missed", h.id))
+        return hub.store.transition(h.id, "waiting", "missed")
+
+    async def after_turn(message: UserMessage) -> None:
+        return None
+
+    hub.from_partner, hub.miss, hub._after_turn = from_partner, miss, after_turn  # type: ignore[method-assign]
+    handle = hub.relaying(rasa)
+    taken, overdue = record("web-a", "taken"), record("web-b")
+    overdue.deadline = time.time() - 1
+    hub.store.create(taken)
+    hub.store.create(overdue)
+
+    def say(sender: str, text: str) -> None:
+        asyncio.run(handle(UserMessage(text, CollectingOutputChannel(), sender)))
+
+    say("web-a", "to the person")
+    say("web-b", "anyone there?")
+    say("web-c", "no hand-off here")
+    assert calls == [("relayed", "to the person"), ("missed", overdue.id)]
+    assert to_rasa == ["anyone there?", "no hand-off here"]  # after the miss: the bot again
