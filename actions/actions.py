@@ -36,6 +36,7 @@ from actions.content import (
     topic_actions,
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
+from actions.handoff import handoff_reply
 from components.language import fold_kana as fold
 
 # Fit the clause classifier while the action server starts, not in a partner's turn.
@@ -268,24 +269,24 @@ def handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTyp
     else:
         steps_done_titles = []
 
-    dispatcher.utter_message(
-        response="utter_handoff",
-        diagnosis_label=content.label(language, "diagnoses", handoff_from) if handoff_from else nothing,
-        known=known_text or nothing,
-        steps_done=separator.join(steps_done_titles) or nothing,
-        step_failed=step_failed_title,
-    )
-    dispatcher.utter_message(json_message={"handoff": {
+    summary = {
+        "diagnosis_label": content.label(language, "diagnoses", handoff_from) if handoff_from else nothing,
+        "known": known_text or nothing,
+        "steps_done": separator.join(steps_done_titles) or nothing,
+        "step_failed": step_failed_title,
+    }
+    # The summary and the addresses, or "a person will join" (actions/handoff.py).
+    events = handoff_reply(dispatcher, summary, {
         "diagnosis": handoff_from,
         "language": language,
         "known": known,
         "guide": position.guide if position else None,
         "steps_done": steps_done,
         "step_failed": step_failed_id,
-    }})
+    })
     # A person wins over any pending question: the form in progress ends here.
     return [SlotSet("diagnosis", "human_handoff"), SlotSet("handoff_from", handoff_from),
-            *position_events(None), ActiveLoop(None), SlotSet("requested_slot", None)]
+            *events, *position_events(None), ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
 def apply_move(dispatcher: CollectingDispatcher, tracker: Tracker, move: Move) -> list[EventType]:

@@ -22,6 +22,7 @@ from rasa.core.channels.rest import RestInput
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from channels.handoff import with_handoff
 from channels.shapes import json_object
 
 MAX_MESSAGE_CHARS = 50_000  # longer than any chat message; the bot answers >2,000 politely
@@ -76,6 +77,10 @@ class SafeRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    def blueprint(self, on_new_message: Any) -> Any:
+        # A conversation handed off to a person bypasses Rasa (channels/handoff.py).
+        return with_handoff(super().blueprint, on_new_message)
 
     async def _extract_sender(self, req: Request) -> str | None:
         # Called first by RestInput's handler, so every later read sees a checked body.

@@ -39,6 +39,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.handoff import hub
 from channels.settings import SlackSettings, language_from_locale
 from channels.shapes import json_object, nonempty_str, obj, objs
 from channels.webhook import EnvWebhookInput, OnNewMessage
@@ -391,6 +392,12 @@ class SlackChannelInput(EnvWebhookInput[SlackSettings]):
         self.locales = LocaleCache(self.client, settings.locale_cache_s)
         self.seen: SeenStore = (RedisSeen(settings.redis_url, settings.dedup_ttl_s)
                                 if settings.redis_url else MemorySeen(settings.dedup_ttl_s))
+        self.handoff = hub()
+        if self.handoff is not None:  # the staff channel is in this Slack app's workspace
+            client = self.client
+            self.handoff.slack = client
+            self.handoff.outputs["slack"] = lambda ref: SlackOutput(client, ref.get("channel"),
+                                                                    ref.get("thread_ts"))
 
     def get_output_channel(self, channel: str | None = None,
                            thread_id: str | None = None) -> OutputChannel | None:
@@ -446,6 +453,14 @@ class SlackChannelInput(EnvWebhookInput[SlackSettings]):
             return response.text("unsupported request", status=HTTPStatus.BAD_REQUEST)
         if body.get("type") == "url_verification":
             return response.text(str(body.get("challenge", "")))
+        if self.handoff is not None and self.team_allowed(body):
+            # The staff channel: "take it" clicks and thread replies (channels/handoff.py).
+            dedup = f"event:{body.get('event_id')}" if body.get("event_id") else None
+            if dedup is None or await self.seen.first_time(f"staff:{dedup}"):
+                if await self.handoff.staff_event(body):
+                    return response.text("")
+            elif self.handoff.settings.slack_channel == obj(body.get("event")).get("channel"):
+                return response.text("", headers={"X-Slack-No-Retry": "1"})
         if incoming is None:
             return response.text("")  # not a message we answer: acknowledged
         if not self.team_allowed(body):

@@ -43,6 +43,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from yarl import URL
 
+from channels.handoff import hub
 from channels.settings import TeamsSettings, language_from_locale
 from channels.shapes import json_object, nonempty_str, obj, objs
 from channels.webhook import EnvWebhookInput, OnNewMessage
@@ -463,6 +464,10 @@ class TeamsInput(EnvWebhookInput[TeamsSettings]):
         self.keys = SigningKeys(settings, self.http)
         self.validator = TokenValidator(settings, self.keys)
         self.connector = Connector(settings, self.http)
+        handoff = hub()
+        if handoff is not None:  # a person's replies reach the partner proactively
+            connector = self.connector
+            handoff.outputs["teams"] = lambda ref: TeamsOutput(connector, ref)
 
     def tenant_allowed(self, activity: dict[str, Any]) -> bool:
         assert self.settings is not None

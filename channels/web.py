@@ -25,6 +25,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.handoff import hub
+
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 CONTENT_TYPES = {
@@ -66,15 +68,21 @@ def _file_response(request: Request, path: Path) -> HTTPResponse:
                         headers=headers)
 
 
-def transcript(events: list[Any]) -> list[dict[str, Any]]:
+def transcript(events: list[Any],
+               relayed: list[tuple[float, str, str]] | None = None) -> list[dict[str, Any]]:
     """User and bot messages of a tracker's events, as the widget renders them.
 
     Messages before the last restart are dropped. A user message that is a button payload
     (e.g. `/guide_next{"step": 2}`) is shown with the button's title, as when clicked.
+    `relayed`: (time, role, text) of the partner's messages to a person during a hand-off,
+    which never reach the tracker (channels/handoff.py); they are put in time order.
     """
     messages: list[dict[str, Any]] = []
     titles: dict[str, str] = {}
+    pending = [(at, text) for at, role, text in relayed or [] if role == "user"]
     for event in events:
+        while pending and pending[0][0] <= event.timestamp:
+            messages.append({"role": "user", "text": pending.pop(0)[1]})
         if isinstance(event, Restarted):
             messages, titles = [], {}
         elif isinstance(event, UserUttered) and event.text:
@@ -92,6 +100,7 @@ def transcript(events: list[Any]) -> list[dict[str, Any]]:
                     titles[str(button["payload"])] = str(button["title"])
             if len(message) > 1:
                 messages.append(message)
+    messages += [{"role": "user", "text": text} for _, text in pending]
     return messages
 
 
@@ -136,9 +145,14 @@ class WebChatInput(InputChannel):
             if tracker is None:
                 return response.json({"sender": sender_id, "language": None, "messages": []},
                                      headers={"Cache-Control": "no-store"})
+            handoff = hub()
+            live = handoff.store.live_for(sender_id) if handoff is not None else None
+            relayed = handoff.store.relayed(sender_id, "user") if handoff is not None else []
             return response.json(
                 {"sender": sender_id, "language": tracker.get_slot("language"),
-                 "messages": transcript(list(tracker.events))},
+                 "messages": transcript(list(tracker.events), relayed),
+                 # While a person is (to be) there, the widget polls for their replies.
+                 "handoff": live.status if live is not None else None},
                 headers={"Cache-Control": "no-store"},
             )
 

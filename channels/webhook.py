@@ -25,6 +25,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.handoff import with_handoff
+
 logger = logging.getLogger(__name__)
 
 SettingsT = TypeVar("SettingsT")
@@ -83,6 +85,10 @@ class EnvWebhookInput(InputChannel, Generic[SettingsT]):
                              status=HTTPStatus.SERVICE_UNAVAILABLE)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        # A conversation handed off to a person bypasses Rasa (channels/handoff.py).
+        return with_handoff(self._blueprint, on_new_message)
+
+    def _blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint(f"{self.name()}_webhook", __name__)
 
         @bp.route("/", methods=["GET"])

@@ -80,6 +80,9 @@
     title: user.title || data.title || "",
     mode: user.mode || data.mode || "",
     container: user.container || data.container || "",
+    // While a person has the conversation (hand-off), their replies are polled from the
+    // history endpoint: the REST channel cannot push.
+    pollMs: Number(user.pollMs || data.pollMs) || 3000,
   };
   var cssUrl = scriptUrl ? new URL("widget.css", scriptUrl).href
     : config.serverUrl + "/webhooks/web/widget.css";
@@ -169,6 +172,9 @@
     this.convLang = saved.convLang || this.lang; // language the bot last answered in
     this.pending = 0;
     this.epoch = 0; // bumped on restart: replies for an old conversation are dropped
+    this.handoff = null; // "waiting" / "taken" while a person is (to be) there: polled
+    this.pollTail = 0;
+    this.pollTimer = null;
     this.queue = Promise.resolve();
     this.failed = null;
     this.build(host);
@@ -479,13 +485,43 @@
       { credentials: "omit", cache: "no-store" })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (body) {
+        if (body && epoch === self.epoch) self.handoff = body.handoff || null;
         if (!body || epoch !== self.epoch || self.pending) return;
         if (!Array.isArray(body.messages) || !body.messages.length) return;
-        self.messages = body.messages.filter(visible);
+        var messages = body.messages.filter(visible);
+        if (JSON.stringify(messages) === JSON.stringify(self.plain())) return;
+        self.messages = messages;
         self.renderAll();
         self.save();
       })
-      .catch(function () { /* offline: keep the cached transcript */ });
+      .catch(function () { /* offline: keep the cached transcript */ })
+      .finally(function () {
+        if (epoch !== self.epoch) return;
+        // A few more polls after the hand-off ends: the bot's "back to the assistant"
+        // message is written just after the state changes.
+        if (self.handoff) self.pollTail = 3;
+        if (self.handoff || self.pollTail-- > 0) self.poll();
+      });
+  };
+
+  Chat.prototype.plain = function () {
+    return this.messages.map(function (m) {
+      var copy = { role: m.role };
+      ["text", "buttons", "custom", "image"].forEach(function (k) {
+        if (m[k] !== undefined) copy[k] = m[k];
+      });
+      return copy;
+    });
+  };
+
+  /** One history fetch after pollMs, while a hand-off is waiting or with a person. */
+  Chat.prototype.poll = function () {
+    var self = this;
+    if (this.pollTimer) return;
+    this.pollTimer = setTimeout(function () {
+      self.pollTimer = null;
+      self.fetchHistory();
+    }, config.pollMs);
   };
 
   Chat.prototype.submit = function () {
@@ -521,6 +557,11 @@
           var m = r && { role: "bot", text: r.text, buttons: r.buttons, custom: r.custom,
             image: r.image };
           if (visible(m)) self.add(m);
+          var handoff = r && r.custom && r.custom.handoff;
+          if (handoff && (handoff.status === "waiting" || handoff.status === "taken")) {
+            self.handoff = handoff.status;
+            self.poll();
+          }
         });
       }, function (err) {
         if (epoch !== self.epoch) return;

@@ -316,6 +316,7 @@ class FakeSlack(FakeServer):
         super().__init__()
         self.locales: dict[str, str] = {}
         self.messages: list[dict[str, Any]] = []
+        self.updated: list[dict[str, Any]] = []  # chat.update calls
         self.users_info_calls: list[dict[str, str]] = []
 
     @property
@@ -330,6 +331,20 @@ class FakeSlack(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat.postMessage", self._post_message)
         app.router.add_route("*", "/api/users.info", self._users_info)
+        app.router.add_post("/api/chat.update", self._update)
+
+    def updates(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [u for u in self.updated if u.get("channel") == channel and u.get("ts") == ts]
+
+    async def _update(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        body = await request.json()
+        with self.lock:
+            self.updated.append(body)
+        return web.json_response({"ok": True, "channel": body.get("channel"),
+                                  "ts": body.get("ts"), "text": body.get("text")})
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {SLACK_BOT_TOKEN}"
@@ -340,7 +355,7 @@ class FakeSlack(FakeServer):
         body = await request.json()
         ts = f"{time.time():.6f}"
         with self.lock:
-            self.messages.append(body)
+            self.messages.append({**body, "ts": ts})
         return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts,
                                   "message": {"type": "message", "text": body.get("text"),
                                               "bot_id": "B123ABC456", "ts": ts}})
@@ -433,3 +448,35 @@ def slack_block_actions(user: str, channel: str, message: dict[str, Any],
                      "action_ts": _ts()}],
     }
     return urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+
+
+# --- a ticket system's webhook -------------------------------------------------------------
+
+
+class FakeWebhook(FakeServer):
+    """Receives the hand-off webhook; the first delivery for a conversation id in
+    `fail_once` is answered 500."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[dict[str, Any]] = []  # {"headers", "body", "raw", "status"}
+        self.fail_once: set[str] = set()
+
+    def for_conversation(self, sender: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.received if r["body"].get("conversation_id") == sender]
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/hook", self._hook)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = json.loads(raw)
+        with self.lock:
+            status = 200
+            if body.get("conversation_id") in self.fail_once:
+                self.fail_once.discard(body["conversation_id"])
+                status = 500
+            self.received.append({"headers": dict(request.headers), "body": body, "raw": raw,
+                                  "status": status})
+        return web.json_response({"ok": status == 200}, status=status)
