@@ -37,7 +37,8 @@ from actions.content import (
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
-from components.language import fold_kana as fold
+from components.language import fold_kana_with_spans
+from components.negation import OTHER_VALUE, is_negated
 
 # Fit the clause classifier while the action server starts, not in a partner's turn.
 threading.Thread(target=clause_classifier, name="clause-classifier", daemon=True).start()
@@ -1004,9 +1005,20 @@ def accepts_dont_know(domain: DomainDict, slot: str | None) -> bool:
 
 
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:
-    cues = load_content().cues.get(slot or "", {})
-    text = fold(tracker.latest_message.get("text") or "")
-    return next((value for value, words in cues.items() if any(w in text for w in words)), None)
+    """The value a cue word of the pending question gives; a negated cue ("クラウド系
+    じゃない") gives the other value of a two-valued fact, or none."""
+    text = tracker.latest_message.get("text") or ""
+    folded, spans = fold_kana_with_spans(text)
+    for value, words in load_content().cues.get(slot or "", {}).items():
+        for word in words:
+            at = folded.find(word)
+            if at < 0:
+                continue
+            cue = {"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
+            if not is_negated(text, cue, []):
+                return value
+            return OTHER_VALUE.get(slot or "", {}).get(value)
+    return None
 
 
 def uttered_since_form_start(tracker: Tracker, form: str, response: str) -> bool:

@@ -217,6 +217,18 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
     assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("弊社のはクラウド系ではない方のコンピテンシーです", "other"),
+    ("我们那个资格不是云的", "other"),
+    ("クラウド系のやつです", "cloud"),
+])
+async def test_a_cue_word_of_the_question_counts_with_its_negation(domain_dict, text: str,
+                                                                  expected: str) -> None:
+    tracker = form_tracker("competency_kind", "inform", {})
+    tracker.latest_message["text"] = text
+    assert bot_actions.cued_value(tracker, "competency_kind") == expected
+
+
 @pytest.mark.parametrize(("diagnosis", "form"), [
     ("entitlement", "entitlement_form"), ("action_pack_no_cloud", "entitlement_form"),
     ("cloud_support_request", "cloud_route_form"), ("no_benefits_yet", "membership_check_form"),

@@ -1,0 +1,47 @@
+"""What a message says a fact is *not* ("ゴールドではなく", "不是银牌", "クラウド系じゃない").
+
+One home for the negation rule, read by the entity extractor (components/entities.py) and
+by the actions (words that answer a pending question, actions/actions.py). Standard
+library only: the action server imports it without Rasa.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Facts with exactly two values: "not one" means "the other".
+OTHER_VALUE = {
+    "support_kind": {"on_premises": "cloud", "cloud": "on_premises"},
+    "competency_kind": {"cloud": "other", "other": "cloud"},
+    "cloud_route": {"signature": "csp", "csp": "signature"},
+    "contract_state": {"linked": "expired", "expired": "linked"},
+}
+# A role that the partner says they do not have leaves them without an admin role.
+NO_ROLE = ("partner_role", "none")
+BOTH_SUPPORT_KINDS = "both"
+
+# Japanese negates after the noun (ゴールドではなく, オンプレじゃない), Chinese before it
+# (不是银牌, 不属于云). A few characters may stand between (クラウドのコンピテンシーではない,
+# 不属于云那一类), but never a clause break or another entity.
+JA_NEGATION_AFTER = re.compile(
+    r"^[^、。,.!?！？\n]{0,12}?((では|じゃ|でも|で)(なく|無く|ない|なかった|ありません|ございません)"
+    r"|とは違|以外)")
+# "X不对", "X应该改成Y": X is wrong. (Not "X不是": in "是云不是本地" that 不是 negates 本地.)
+ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为)")
+ZH_NEGATION_BEFORE = re.compile(
+    # (?<!…): 是不是 / 算不算 / 属不属于 ask a question, they do not negate.
+    r"((?<!是)不是|并非|並非|(?<!属)不属于|不屬於|(?<!算)不算|而非|不走|不用|没用|没有用|不在)"
+    r"[^，。,.!?！？\n是]{0,4}$"
+    r"|(没有?|未|非)$")
+JA_NEGATION_BEFORE = re.compile(r"(非)$")
+
+
+def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) -> bool:
+    """Whether the text around the entity negates it, without reaching another entity."""
+    start, end = entity["start"], entity["end"]
+    after_limit = min([o["start"] for o in others if o["start"] >= end] + [len(text)])
+    before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
+    after, before = text[end:after_limit], text[before_limit:start]
+    return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
+                or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))
