@@ -16,7 +16,7 @@ training time (--train, minutes).
 
     nice -n 19 .venv/bin/python -m scripts.bench_bot [--model PATH] [--train] [--workers 1,2]
         [--users 1,10,50] [--seconds 30] [--profile DIR] [--stock-model PATH | --no-stock]
-        [--variant 'NAME:VAR=VALUE;VAR=VALUE' ...]
+        [--variant 'NAME:VAR=VALUE;VAR=VALUE' ...] [--before-model PATH [--before-env ...]]
 
 --variant serves this bot once more (one worker) with extra environment variables, e.g.
 `--variant 'tf1:TF_INTRA_OP_PARALLELISM_THREADS=1;TF_INTER_OP_PARALLELISM_THREADS=1'`, to
@@ -351,6 +351,10 @@ def main() -> None:
     parser.add_argument("--stock-model", type=Path, default=None,
                         help="the stock bot's model from an earlier run (else trained now)")
     parser.add_argument("--no-stock", action="store_true", help="only this bot")
+    parser.add_argument("--before-model", type=Path, default=None,
+                        help="also serve this model (1 worker) first, e.g. the one before a "
+                             "change; --before-env adds environment variables to it")
+    parser.add_argument("--before-env", default="", metavar="VAR=VALUE;...")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE;...",
                         help="also serve this bot (1 worker) with these environment variables")
     args = parser.parse_args()
@@ -375,6 +379,11 @@ def main() -> None:
     if not args.no_stock:
         results.append(run_one(stock_model(args.stock_model), 1, users, args.seconds,
                                args.profile, stock=True))
+    if args.before_model is not None:
+        env = dict(pair.split("=", 1) for pair in args.before_env.split(";") if pair)
+        results.append(run_one(args.before_model, 1, users, args.seconds, args.profile, env=env,
+                               label=f"before: {args.before_model.name}, 1 worker"
+                                     + (f", {args.before_env}" if env else "")))
     results += [run_one(model, int(w), users, args.seconds, args.profile)
                 for w in args.workers.split(",")]
     for variant in args.variant:
