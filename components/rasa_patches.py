@@ -27,6 +27,10 @@ behaviour, including inside a form's validation action):
 5. SQL session scope (SQLTrackerStore.session_scope, used by EnvTrackerStore): a database
    error fails one message instead of stopping the server.
 6. SQLite tuning (SQLTrackerStore.engine / .sessionmaker, used by EnvTrackerStore).
+7. Event class lookup (Event.resolve_by_type): found classes remembered instead of walking
+   every Event subclass per stored event on each tracker load.
+8. One HTTP session per endpoint (EndpointConfig.session): the action server's connection
+   is kept alive between calls instead of a new session and TCP connection per call.
 
 Subclasses elsewhere rely on internals too, without changing Rasa; the same tests check
 them: channels/rest.py (RestInput's handler calls `_extract_sender` before reading the
@@ -52,6 +56,10 @@ TESTED_RASA_VERSION = "3.6.21"
 
 APOLOGY_RESPONSE = "utter_action_failed"
 ACTION_TIMEOUT_SECONDS = float(os.environ.get("ACTION_TIMEOUT_SECONDS", "8"))
+# The patches that only make Rasa faster and change no behaviour can be left out, by these
+# names, comma-separated in RASA_PATCHES_SKIP: to measure each one's effect in the same
+# benchmark run (scripts/bench_bot.py --variant) and to rule one out when diagnosing.
+SKIPPABLE = ("reply-validator", "event-lookup", "http-session")
 # Prefix of a form's validation action (Rasa: f"validate_{form name}").
 FORM_VALIDATION_PREFIX = "validate_"
 
@@ -100,6 +108,20 @@ PATCHES: tuple[Patch, ...] = (
         "EnvTrackerStore replaces the engine with a pooled one in WAL mode, synchronous=NORMAL.",
         "A new SQLite connection per query and an fsync per commit took about a fifth of the "
         "server's time per turn (py-spy)."),
+    Patch(
+        "event class lookup", "rasa.shared.core.events.Event.resolve_by_type",
+        "Wraps it: the class Rasa's lookup found for an event name is remembered and returned "
+        "for the next event of that name; unknown names still go through Rasa's lookup.",
+        "Rasa walks the whole Event class tree (rasa.shared.utils.common.all_subclasses, with "
+        "inspect.isabstract on each class) once per event it deserialises, and the SQL store "
+        "deserialises the whole session on every turn: in a cProfile of the benchmark mix "
+        "this was 16 % of a turn, the biggest single item."),
+    Patch(
+        "one HTTP session per endpoint", "rasa.utils.endpoints.EndpointConfig.session",
+        "Replaces it: per event loop and endpoint headers/auth, one aiohttp ClientSession that "
+        "`async with` leaves open (keep-alive 4 s, below the action server's 5 s).",
+        "EndpointConfig.request opens a new ClientSession, so a new TCP connection, for every "
+        "action call (one to three per turn); Rasa 3.6 has no setting for it."),
 )
 
 _installed = False
@@ -127,6 +149,17 @@ def check_rasa_version(installed: str | None = None) -> None:
         raise SystemExit(message)
 
 
+def skipped_patches() -> set[str]:
+    """RASA_PATCHES_SKIP's names; an unknown one stops start-up (a typo would measure nothing)."""
+    names = {n.strip() for n in os.environ.get("RASA_PATCHES_SKIP", "").split(",") if n.strip()}
+    unknown = names - set(SKIPPABLE)
+    if unknown:
+        raise SystemExit(f"RASA_PATCHES_SKIP: unknown {sorted(unknown)}; known: {list(SKIPPABLE)}")
+    if names:
+        logger.warning("Rasa patches left out (RASA_PATCHES_SKIP): %s", ", ".join(sorted(names)))
+    return names
+
+
 def install() -> None:
     """Checks the Rasa version, then installs every patch; safe to call more than once."""
     global _installed, _remote_run
@@ -138,12 +171,23 @@ def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
     # Rasa ships no type information, so these assignments type-check as Any (no ignore).
+    from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
+
     _remote_run = RemoteAction.run
     originals.update({"RemoteAction.run": RemoteAction.run,
-                      "RemoteAction._validate_action_result": RemoteAction._validate_action_result})
+                      "RemoteAction._validate_action_result": RemoteAction._validate_action_result,
+                      "Event.resolve_by_type": Event.resolve_by_type,
+                      "EndpointConfig.session": EndpointConfig.session})
+    skip = skipped_patches()
     RemoteAction.run = run_or_apologise
-    RemoteAction._validate_action_result = validate_action_result
+    if "reply-validator" not in skip:
+        RemoteAction._validate_action_result = validate_action_result
     rasa_actions.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
+    if "event-lookup" not in skip:
+        Event.resolve_by_type = staticmethod(resolve_event_type)
+    if "http-session" not in skip:
+        EndpointConfig.session = shared_endpoint_session
     _installed = True
     logger.debug("Rasa patches installed: %s", ", ".join(patch.name for patch in PATCHES))
 
@@ -300,3 +344,67 @@ def tune_sqlite(store: Any) -> None:
         cursor.close()
 
     store.sessionmaker = sessionmaker(bind=store.engine)
+
+
+# --- 7. event class lookup -------------------------------------------------------------------
+
+_event_classes: dict[str, Any] = {}
+
+
+def resolve_event_type(type_name: str, default: Any = None) -> Any:
+    """Event.resolve_by_type, remembering each class it found.
+
+    Only a class whose `type_name` is the name asked for is remembered (not `default`, not
+    the None of the old "topic" event), so what is cached is exactly what Rasa's first match
+    over the Event subclasses returned; unknown names take Rasa's path and its ValueError.
+    """
+    found = _event_classes.get(type_name)
+    if found is not None:
+        return found
+    found = originals["Event.resolve_by_type"](type_name, default)
+    if found is not None and getattr(found, "type_name", None) == type_name:
+        _event_classes[type_name] = found
+    return found
+
+
+# --- 8. one HTTP session per endpoint --------------------------------------------------------
+
+# Below Sanic's default KEEP_ALIVE_TIMEOUT (5 s, the rasa_sdk action server): the client
+# drops an idle connection before the server may close it under a request in flight.
+KEEPALIVE_SECONDS = 4.0
+_sessions: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+class _OpenSession:
+    """`async with` on it gives the shared session and leaves it open for the next call."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+def shared_endpoint_session(self: Any) -> Any:
+    """EndpointConfig.session: one ClientSession per event loop and headers/auth/timeout,
+    created as Rasa creates it, with a keep-alive connection pool."""
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()  # aiohttp (Rasa's session too) needs one anyway
+    key = (tuple(sorted(self.headers.items())), tuple(sorted(self.basic_auth.items())))
+    session_loop, session = _sessions.get(key, (None, None))
+    if session is None or session.closed or session_loop is not loop:
+        auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                if self.basic_auth else None)
+        session = aiohttp.ClientSession(
+            headers=self.headers, auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS))
+        _sessions[key] = (loop, session)
+    return _OpenSession(session)

@@ -1,19 +1,28 @@
-"""Benchmark the running assistant the way partners use it (never run in CI).
+"""Benchmark the running assistant the way partners use it, side by side with stock Rasa
+(never run in CI).
 
-Prints one table: time from start to ready, model load time, NLU parse latency
-(POST /model/parse, API on), turn latency over the REST channel including the action
-server (one user, natural mixed Japanese/Chinese multi-turn conversations, not /intent
-payloads), throughput at 1/10/50 concurrent users with p50/p95, and the RSS of the Rasa
-and action server processes, once with one Sanic worker and once with two
-(SANIC_WORKERS=2 needs the Redis lock store: a throw-away redis-server is started when
-Debian's redis-server is installed). Optionally the training time (--train, minutes).
+One run serves, in turn and under the same load generator, the stock `rasa init` bot
+(scripts/bench_stock.py: built and trained in a temp dir, one trivial custom action per
+turn, Rasa's SQLTrackerStore on SQLite) and this bot, and prints one table with both and
+the ratios: time from start to ready, NLU parse latency (POST /model/parse, API on), turn
+latency over the REST channel including the action server (one user), throughput at
+1/10/50 concurrent users with p50/p95, CPU per turn and the RSS of the Rasa and action
+server processes. This bot is served with one Sanic worker and with two (SANIC_WORKERS=2
+needs the Redis lock store: a throw-away redis-server is started when Debian's
+redis-server is installed). The conversation mix is natural multi-turn conversations
+(ja/zh here, English for the stock bot) plus one long session of 30 turns. These machines
+are shared and noisy: compare the ratios, not the absolute times. Optionally the
+training time (--train, minutes).
 
     nice -n 19 .venv/bin/python -m scripts.bench_bot [--model PATH] [--train] [--workers 1,2]
-        [--users 1,10,50] [--seconds 30] [--profile DIR]
+        [--users 1,10,50] [--seconds 30] [--profile DIR] [--stock-model PATH | --no-stock]
+        [--variant 'NAME:VAR=VALUE;VAR=VALUE' ...] [--before-model PATH [--before-env ...]]
 
+--variant serves this bot once more (one worker) with extra environment variables, e.g.
+`--variant 'tf1:TF_INTRA_OP_PARALLELISM_THREADS=1;TF_INTER_OP_PARALLELISM_THREADS=1'`, to
+measure a setting's effect in the same run.
 --profile runs `py-spy record` (not part of the lock; install it separately, e.g. into a
-throw-away venv) on the Rasa process during the 10-user run and writes a flame graph.
-"""
+throw-away venv) on the Rasa process during the 10-user run and writes a flame graph."""
 
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.bench_stock import STOCK_CONVERSATIONS, StockBot, build_project, train_stock
 from scripts.serve import ROOT, Bot, newest_model
 
 TOKEN = f"bench-{uuid.uuid4().hex[:12]}"
@@ -50,7 +60,16 @@ CONVERSATIONS: list[list[str]] = [
      "契約は期限切れです"],
     ["权益页面是空的，什么都没有显示", "是的，我们公司有会员", "完成了"],
 ]
-PARSE_TEXTS = [text for conversation in CONVERSATIONS for text in conversation]
+LONG_SESSION_TURNS = 30
+
+
+def with_long_session(conversations: list[list[str]]) -> list[list[str]]:
+    """The conversations plus one long session of LONG_SESSION_TURNS turns (one sender that
+    asks about one thing after another): the SQL tracker store loads and replays a whole
+    session on every turn, so its cost grows with the session."""
+    texts = [text for conversation in conversations for text in conversation]
+    long = [texts[i % len(texts)] for i in range(LONG_SESSION_TURNS)]
+    return [*conversations, long]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,6 +122,7 @@ def tree_cpu_seconds(pid: int) -> float:
 class Result:
     label: str
     figures: dict[str, str] = field(default_factory=dict)
+    numbers: dict[str, float] = field(default_factory=dict)  # for the ratios to stock
 
 
 async def post_json(session: Any, url: str, body: dict[str, Any]) -> tuple[float, Any]:
@@ -114,20 +134,21 @@ async def post_json(session: Any, url: str, body: dict[str, Any]) -> tuple[float
     return (time.perf_counter() - started) * 1000, payload
 
 
-async def parse_latency(url: str, rounds: int) -> list[float]:
+async def parse_latency(url: str, rounds: int, texts: list[str]) -> list[float]:
     import aiohttp
 
     timings = []
     async with aiohttp.ClientSession() as session:
         for index in range(rounds):
             ms, _ = await post_json(session, f"{url}/model/parse?token={TOKEN}",
-                                    {"text": PARSE_TEXTS[index % len(PARSE_TEXTS)]})
+                                    {"text": texts[index % len(texts)]})
             timings.append(ms)
     return timings
 
 
 async def conversations(url: str, users: int, seconds: float | None, max_turns: int | None,
-                        warmup_s: float = 3.0) -> tuple[list[float], float, int]:
+                        mix: list[list[str]], warmup_s: float = 3.0
+                        ) -> tuple[list[float], float, int]:
     """`users` partners, each running conversations back to back (waiting for each
     reply). Returns (turn latencies in ms after warm-up, measured seconds, empty replies)."""
     import aiohttp
@@ -144,7 +165,7 @@ async def conversations(url: str, users: int, seconds: float | None, max_turns: 
         conversation_index = number
         while True:
             sender = f"bench-{uuid.uuid4().hex[:12]}"
-            for text in CONVERSATIONS[conversation_index % len(CONVERSATIONS)]:
+            for text in mix[conversation_index % len(mix)]:
                 if stop_at and time.monotonic() >= stop_at:
                     return
                 if max_turns is not None and turns_done >= max_turns:
@@ -195,9 +216,15 @@ def train_seconds() -> float:
 
 
 def run_one(model: Path, workers: int, users_levels: list[int], seconds: float,
-            profile_dir: Path | None) -> Result:
-    result = Result(f"{workers} Sanic worker{'s' if workers > 1 else ''}")
-    env = {"SANIC_WORKERS": str(workers), "TF_CPP_MIN_LOG_LEVEL": "3"}
+            profile_dir: Path | None, stock: bool = False, env: dict[str, str] | None = None,
+            label: str | None = None) -> Result:
+    """Serves one bot (this one, or with `stock` the stock `rasa init` bot) and measures it.
+    `env` adds environment variables to both servers (to measure one setting's effect)."""
+    result = Result(label or ("stock `rasa init`" if stock else
+                              f"this bot, {workers} Sanic worker{'s' if workers > 1 else ''}"))
+    env = {"SANIC_WORKERS": str(workers), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    mix = with_long_session(STOCK_CONVERSATIONS if stock else CONVERSATIONS)
+    texts = [text for conversation in mix[:-1] for text in conversation]
     redis = None
     if workers > 1:
         from tests.scaleout.services import Redis
@@ -208,26 +235,31 @@ def run_one(model: Path, workers: int, users_levels: list[int], seconds: float,
             return result
         redis = Redis().start()
         env["REDIS_URL"] = redis.url
-    bot = Bot(model=model, env=env, api_token=TOKEN)
+    bot: Bot | StockBot = (StockBot(model=model, env=env, api_token=TOKEN) if stock
+                           else Bot(model=model, env=env, api_token=TOKEN))
     try:
         bot.start_actions()
         started = time.monotonic()
         bot.start_rasa()
-        result.figures["start → ready (s)"] = f"{time.monotonic() - started:.1f}"
+        ready = time.monotonic() - started
+        result.numbers["ready"] = ready
+        result.figures["start → ready (s)"] = f"{ready:.1f}"
         url = bot.url
-        asyncio.run(conversations(url, 2, None, 16, warmup_s=0))  # warm-up: first-call costs
+        asyncio.run(conversations(url, 2, None, 16, mix, warmup_s=0))  # warm-up: first-call costs
 
-        parse = asyncio.run(parse_latency(url, 100))
+        parse = asyncio.run(parse_latency(url, 100, texts))
         result.figures["NLU parse p50 / p95 (ms)"] = (f"{statistics.median(parse):.0f} / "
                                                      f"{percentile(parse, 95):.0f}")
-        one, _, empty = asyncio.run(conversations(url, 1, None, 100, warmup_s=0))
+        one, _, empty = asyncio.run(conversations(url, 1, None, 100, mix, warmup_s=0))
+        result.numbers["1 user p50"] = statistics.median(one)
+        result.numbers["1 user p95"] = percentile(one, 95)
         result.figures["turn, 1 user, p50 / p95 (ms)"] = (f"{statistics.median(one):.0f} / "
                                                          f"{percentile(one, 95):.0f}")
         for users in users_levels:
             py_spy = None
             if profile_dir and users == 10 and bot._rasa is not None:
                 profile_dir.mkdir(parents=True, exist_ok=True)
-                svg = profile_dir / f"rasa-{workers}w-10users.svg"
+                svg = profile_dir / f"rasa-{'stock' if stock else workers}w-10users.svg"
                 py_spy = subprocess.Popen(
                     [shutil.which("py-spy") or "py-spy", "record", "--pid", str(bot._rasa.pid),
                      "--subprocesses", "--duration", str(int(seconds)), "--rate", "50",
@@ -236,10 +268,12 @@ def run_one(model: Path, workers: int, users_levels: list[int], seconds: float,
             cpu_before = tree_cpu_seconds(bot._rasa.pid) if bot._rasa else 0.0
             actions_before = tree_cpu_seconds(bot._actions.pid) if bot._actions else 0.0
             timings, measured, empty_replies = asyncio.run(
-                conversations(url, users, seconds, None, warmup_s=0))
+                conversations(url, users, seconds, None, mix, warmup_s=0))
             if py_spy is not None:
                 py_spy.wait(60)
             empty += empty_replies
+            result.numbers[f"{users} users turns/s"] = len(timings) / measured
+            result.numbers[f"{users} users p95"] = percentile(timings, 95)
             result.figures[f"{users} users: turns/s, p50 / p95 (ms)"] = (
                 f"{len(timings) / measured:.1f}, {statistics.median(timings):.0f} / "
                 f"{percentile(timings, 95):.0f}")
@@ -247,9 +281,11 @@ def run_one(model: Path, workers: int, users_levels: list[int], seconds: float,
                 rasa_ms = (tree_cpu_seconds(bot._rasa.pid) - cpu_before) * 1000 / len(timings)
                 actions_ms = ((tree_cpu_seconds(bot._actions.pid) - actions_before) * 1000
                               / len(timings))
+                result.numbers[f"{users} users CPU/turn"] = rasa_ms + actions_ms
                 result.figures[f"{users} users: CPU per turn, Rasa / actions (ms)"] = (
                     f"{rasa_ms:.0f} / {actions_ms:.0f}")
         if bot._rasa is not None and bot._actions is not None:
+            result.numbers["RSS"] = tree_rss_mb(bot._rasa.pid)
             result.figures["RSS Rasa / actions (MB)"] = (f"{tree_rss_mb(bot._rasa.pid):.0f} / "
                                                         f"{tree_rss_mb(bot._actions.pid):.0f}")
         result.figures["turns without a reply"] = str(empty)
@@ -261,6 +297,48 @@ def run_one(model: Path, workers: int, users_levels: list[int], seconds: float,
     return result
 
 
+# Ratios printed against the stock bot: (number key, label, True when higher is better).
+RATIOS = [("ready", "start → ready", False), ("1 user p95", "1 user p95", False),
+          ("10 users turns/s", "10 users turns/s", True), ("10 users p95", "10 users p95", False),
+          ("10 users CPU/turn", "10 users CPU per turn (Rasa + actions)", False),
+          ("RSS", "RSS of the Rasa process", False)]
+
+
+def stock_model(path: Path | None) -> Path:
+    """The stock bot's model: `path`, or the template trained now in a temp dir (minutes)."""
+    if path is not None:
+        return path
+    directory = build_project(Path(tempfile.mkdtemp(prefix="bench-stock-build-")))
+    print(f"training the stock `rasa init` bot in {directory} …", flush=True)
+    started = time.monotonic()
+    model = train_stock(directory)
+    print(f"stock model {model} (reuse with --stock-model), trained in "
+          f"{time.monotonic() - started:.0f} s", flush=True)
+    return model
+
+
+def print_table(results: list[Result]) -> None:
+    keys = list(dict.fromkeys(k for r in results for k in r.figures))
+    print()
+    print("| measure | " + " | ".join(r.label for r in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for key in keys:
+        print(f"| {key} | " + " | ".join(r.figures.get(key, "–") for r in results) + " |")
+    stock = next((r for r in results if r.label.startswith("stock")), None)
+    others = [r for r in results if r is not stock and r.numbers]
+    if stock is None or not others:
+        return
+    print("\nratio to stock (this bot ÷ stock; < 1 is better except turns/s):")
+    print("| ratio | " + " | ".join(r.label for r in others) + " |")
+    print("|---|" + "---|" * len(others))
+    for key, name, _higher_better in RATIOS:
+        if key not in stock.numbers:
+            continue
+        cells = [f"{r.numbers[key] / stock.numbers[key]:.2f}" if stock.numbers[key] and key in r.numbers
+                 else "–" for r in others]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -270,6 +348,15 @@ def main() -> None:
     parser.add_argument("--users", default="1,10,50")
     parser.add_argument("--seconds", type=float, default=30.0, help="per concurrency level")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy flame graphs here")
+    parser.add_argument("--stock-model", type=Path, default=None,
+                        help="the stock bot's model from an earlier run (else trained now)")
+    parser.add_argument("--no-stock", action="store_true", help="only this bot")
+    parser.add_argument("--before-model", type=Path, default=None,
+                        help="also serve this model (1 worker) first, e.g. the one before a "
+                             "change; --before-env adds environment variables to it")
+    parser.add_argument("--before-env", default="", metavar="VAR=VALUE;...")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE;...",
+                        help="also serve this bot (1 worker) with these environment variables")
     args = parser.parse_args()
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -287,14 +374,24 @@ def main() -> None:
     for key, value in general.items():
         print(f"{key:38} {value}", flush=True)
 
-    results = [run_one(model, int(w), [int(u) for u in args.users.split(",")], args.seconds,
-                       args.profile) for w in args.workers.split(",")]
-    keys = list(dict.fromkeys(k for r in results for k in r.figures))
-    print()
-    print("| measure | " + " | ".join(r.label for r in results) + " |")
-    print("|---|" + "---|" * len(results))
-    for key in keys:
-        print(f"| {key} | " + " | ".join(r.figures.get(key, "–") for r in results) + " |")
+    users = [int(u) for u in args.users.split(",")]
+    results = []
+    if not args.no_stock:
+        results.append(run_one(stock_model(args.stock_model), 1, users, args.seconds,
+                               args.profile, stock=True))
+    if args.before_model is not None:
+        env = dict(pair.split("=", 1) for pair in args.before_env.split(";") if pair)
+        results.append(run_one(args.before_model, 1, users, args.seconds, args.profile, env=env,
+                               label=f"before: {args.before_model.name}, 1 worker"
+                                     + (f", {args.before_env}" if env else "")))
+    results += [run_one(model, int(w), users, args.seconds, args.profile)
+                for w in args.workers.split(",")]
+    for variant in args.variant:
+        name, _, assignments = variant.partition(":")
+        env = dict(pair.split("=", 1) for pair in assignments.split(";") if pair)
+        results.append(run_one(model, 1, users, args.seconds, args.profile, env=env,
+                               label=f"this bot, 1 worker, {name}"))
+    print_table(results)
     print(f"\nload average after the run: {os.getloadavg()[0]:.1f}")
 
 

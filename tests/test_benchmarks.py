@@ -137,3 +137,20 @@ def test_set_drop_and_classifier_change_only_the_named_components() -> None:
 def test_an_unknown_component_is_an_error_not_a_silent_no_op() -> None:
     with pytest.raises(SystemExit, match="no component"):
         build_config(_args(set=["CountVectorsFeaturizer#3.max_ngram=4"]))
+
+
+def test_the_stock_bot_calls_its_custom_action_once_per_user_turn() -> None:
+    from scripts.bench_stock import ACTION, with_action_after_replies
+
+    steps = [{"intent": "greet"}, {"action": "utter_greet"}, {"intent": "sad"},
+             {"action": "utter_cheer_up"}, {"action": "utter_did_that_help"}]
+    assert with_action_after_replies(steps) == [
+        {"intent": "greet"}, {"action": "utter_greet"}, {"action": ACTION}, {"intent": "sad"},
+        {"action": "utter_cheer_up"}, {"action": "utter_did_that_help"}, {"action": ACTION}]
+
+
+def test_the_benchmark_mix_ends_with_one_long_session() -> None:
+    from scripts.bench_bot import CONVERSATIONS, LONG_SESSION_TURNS, with_long_session
+
+    mix = with_long_session(CONVERSATIONS)
+    assert mix[:-1] == CONVERSATIONS and len(mix[-1]) == LONG_SESSION_TURNS == 30

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import inspect
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -127,6 +128,13 @@ def test_install_is_idempotent() -> None:
     assert action.RemoteAction.run is rasa_patches.run_or_apologise
     assert action.RemoteAction._validate_action_result is rasa_patches.validate_action_result
     assert action.DEFAULT_REQUEST_TIMEOUT == rasa_patches.ACTION_TIMEOUT_SECONDS
+    from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
+
+    assert Event.resolve_by_type is rasa_patches.resolve_event_type
+    assert EndpointConfig.session is rasa_patches.shared_endpoint_session
+    assert rasa_patches.originals["Event.resolve_by_type"].__module__ == "rasa.shared.core.events"
+    assert rasa_patches.originals["EndpointConfig.session"].__module__ == "rasa.utils.endpoints"
     # The wrapper wraps Rasa's own run, never itself.
     assert rasa_patches._remote_run.__module__ == "rasa.core.actions.action"
 
@@ -180,6 +188,10 @@ FINGERPRINTS = {
     "SQLTrackerStore.session_scope": "6775e1ede3ec8d2d",
     "RemoteAction._validate_action_result": "f8cdb4be68123961",
     "RemoteAction.run": "ccabf6f1160d527a",
+    "Event.resolve_by_type": "b5cf570fa7f286c7",
+    "EndpointConfig.session": "e55aa13d9d4fb4bc",
+    # Enters `self.session()` with `async with` per call: what the shared session relies on.
+    "EndpointConfig.request": "ccdb778aed8208e2",
     # channels/rest.py: the handler calls _extract_sender first, which checks the body.
     "RestInput.blueprint": "886a9338e4c2505a",
 }
@@ -189,10 +201,15 @@ def test_the_copied_and_wrapped_rasa_functions_are_unchanged() -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.core.channels.rest import RestInput
     from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
-    functions = [SQLTrackerStore.session_scope, RestInput.blueprint,
-                 *(rasa_patches.originals.get(name) or getattr(RemoteAction, name.split(".")[1])
-                   for name in ("RemoteAction._validate_action_result", "RemoteAction.run"))]
+    owners = {"RemoteAction": RemoteAction, "Event": Event, "EndpointConfig": EndpointConfig}
+    functions = [SQLTrackerStore.session_scope, RestInput.blueprint, EndpointConfig.request,
+                 *(rasa_patches.originals.get(name) or getattr(owners[name.split(".")[0]],
+                                                               name.split(".")[1])
+                   for name in ("RemoteAction._validate_action_result", "RemoteAction.run",
+                                "Event.resolve_by_type", "EndpointConfig.session"))]
     found = {function.__qualname__: hashlib.sha256(inspect.getsource(function).encode())
              .hexdigest()[:16] for function in functions}
     assert found == FINGERPRINTS
@@ -379,3 +396,83 @@ def test_the_reply_validator_accepts_and_refuses_like_rasa_s() -> None:
             rasa_patches.validate_action_result(action, bad)
         assert "Failed to validate Action server response" in refused.value.message
     json.dumps(RemoteAction.action_response_format_spec())  # still a plain JSON schema
+
+
+# --- event class lookup and the shared HTTP session ------------------------------------------
+
+
+def test_the_event_lookup_finds_what_rasa_s_finds_and_refuses_the_same() -> None:
+    from rasa.shared.core.events import Event, SlotSet
+    from rasa.shared.utils.common import all_subclasses
+
+    rasa_patches.install()
+    rasa_lookup = rasa_patches.originals["Event.resolve_by_type"]
+    for name in {cls.type_name for cls in all_subclasses(Event)}:
+        assert rasa_patches.resolve_event_type(name) is rasa_lookup(name), name
+        assert rasa_patches.resolve_event_type(name) is rasa_lookup(name), name  # cached
+    assert rasa_patches.resolve_event_type("topic") is None
+    assert rasa_patches.resolve_event_type("no such event", SlotSet) is SlotSet
+    assert "no such event" not in rasa_patches._event_classes  # a default is not cached
+    with pytest.raises(ValueError, match="Unknown event name"):
+        rasa_patches.resolve_event_type("no such event")
+    # Rasa's deserialisation goes through it.
+    events = [{"event": "slot", "name": "x", "value": 1}, {"event": "action", "name": "a"}]
+    assert Event.resolve_by_type("slot") is SlotSet
+    from rasa.shared.core.events import deserialise_events
+
+    assert [e.as_dict()["event"] for e in deserialise_events(events)] == ["slot", "action"]
+
+
+async def test_action_calls_share_one_session_and_one_connection() -> None:
+    from rasa.utils.endpoints import EndpointConfig
+
+    rasa_patches.install()
+    peers: list[Any] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-A": "1"})
+        for _ in range(3):
+            assert await endpoint.request(json={"next_action": "a"}, method="post") == {
+                "events": [], "responses": []}
+        async with endpoint.session() as first, endpoint.copy().session() as second:
+            assert first is second and not first.closed
+        assert not first.closed  # `async with` leaves it open for the next call
+        other = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-B": "1"})
+        async with other.session() as third:
+            assert third is not first and third._default_headers.get("X-B") == "1"
+        assert len(peers) == 3 and len(set(peers)) == 1  # one kept-alive connection
+    finally:
+        await runner.cleanup()
+        for _loop, session in list(rasa_patches._sessions.values()):
+            await session.close()
+
+
+
+def test_the_speed_patches_can_be_left_out_by_name_and_a_typo_stops() -> None:
+    code = ("from components import rasa_patches as p\n"
+            "from rasa.shared.core.events import Event\n"
+            "from rasa.utils.endpoints import EndpointConfig\n"
+            "from rasa.core.actions.action import RemoteAction\n"
+            "p.install()\n"
+            "print(Event.resolve_by_type.__module__, EndpointConfig.session.__module__,\n"
+            "      RemoteAction._validate_action_result.__module__, RemoteAction.run.__module__)")
+    env = {**os.environ, "RASA_PATCHES_SKIP": "event-lookup, http-session"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT, env=env)
+    assert done.stdout.split()[-4:] == ["rasa.shared.core.events", "rasa.utils.endpoints",
+                                        "components.rasa_patches", "components.rasa_patches"]
+    env["RASA_PATCHES_SKIP"] = "event-lokup"
+    failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env)
+    assert failed.returncode != 0 and "unknown ['event-lokup']" in failed.stderr
