@@ -10,20 +10,12 @@ from rasa.shared.core.domain import Domain
 
 from actions import actions as bot_actions
 from actions import handoff as handoff_actions
-from tests.test_actions import ROOT, make_tracker, run
+from tests.test_actions import domain, domain_dict, make_tracker, run
+
+__all__ = ["domain", "domain_dict"]  # fixtures used here
 
 STAFFED = {"HANDOFF_SLACK_CHANNEL": "C0STAFF", "SLACK_BOT_TOKEN": "xoxb-x",
            "SLACK_SIGNING_SECRET": "s", "HANDOFF_TIMEOUT_SECONDS": "120"}
-
-
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
-
-
-@pytest.fixture
-def domain_dict(domain: Domain) -> dict[str, Any]:
-    return domain.as_dict()
 
 
 def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from scripts.serve import ROOT, Bot, free_port
+from tests.support.bots import served
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags that keep a headless Chromium off the network and quiet (no sync, updates, QUIC).
@@ -108,14 +109,8 @@ def bot(request: pytest.FixtureRequest, portal: Portal) -> Iterator[Bot]:
     model = Path(override) if override else Path(request.getfixturevalue("model_path"))
     running = Bot(model=model, api_token=API_TOKEN)
     running.cors = f"{running.url} {portal.listed_origin}"
-    try:
-        running.start()
-    except Exception:
-        print(running.logs())
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with served(running) as started:
+        yield started
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from tests.channels.fakes import (
     slack_signed,
     wait_for,
 )
+from tests.support.bots import served
 
 pytestmark = pytest.mark.browser
 
@@ -58,14 +59,8 @@ def staffed_bot(request: pytest.FixtureRequest, slack: FakeSlack) -> Iterator[Bo
            "HANDOFF_TIMEOUT_SECONDS": "600", "HANDOFF_CHECK_INTERVAL_SECONDS": "1",
            "HANDOFF_OFFICE_HOURS": "", "HANDOFF_WEBHOOK_URL": ""}
     bot = Bot(model=model, env=env, api_token=API_TOKEN)
-    try:
-        bot.start()
-    except Exception:
-        print(bot.logs())
-        bot.stop()
-        raise
-    yield bot
-    bot.stop()
+    with served(bot) as started:
+        yield started
 
 
 def post_to_slack(bot: Bot, body: bytes, content_type: str = "application/json") -> None:

@@ -33,6 +33,7 @@ from tests.channels.fakes import (
     FakeBotFramework,
     FakeSlack,
 )
+from tests.support.bots import served
 
 API_TOKEN = "test-token"
 # Every variable the channels read, blank: nothing leaks in from the caller's environment.
@@ -146,14 +147,8 @@ def channel_bot(channel_model: Path, fake_bf: FakeBotFramework,
     """Action server + Rasa server with Teams and Slack pointed at the fakes."""
     env = {var: "" for var in CHANNEL_VARS} | teams_env(fake_bf) | slack_env(fake_slack)
     bot = Bot(model=channel_model, env=env, api_token=API_TOKEN)
-    try:
-        bot.start()
-    except Exception:
-        print(bot.logs())
-        bot.stop()
-        raise
-    yield bot
-    bot.stop()
+    with served(bot) as started:
+        yield started
 
 
 def http(method: str, url: str, body: bytes | None = None,

@@ -36,6 +36,7 @@ from tests.channels.fakes import (
     wait_for,
 )
 from tests.channels.test_teams_e2e import JA_NOT_AUTHORIZED, ZH_NOT_AUTHORIZED, texts
+from tests.support.bots import served
 
 STAFF_CHANNEL = "C0STAFF001"
 STAFF_USER = "U0STAFF001"
@@ -65,14 +66,8 @@ def handoff_bot(channel_model: Any, fake_bf: FakeBotFramework, fake_slack: FakeS
     env = ({var: "" for var in CHANNEL_VARS} | teams_env(fake_bf) | slack_env(fake_slack)
            | handoff_env(fake_slack, webhook))
     bot = Bot(model=channel_model, env=env, api_token=API_TOKEN)
-    try:
-        bot.start()
-    except Exception:
-        print(bot.logs())
-        bot.stop()
-        raise
-    yield bot
-    bot.stop()
+    with served(bot) as started:
+        yield started
 
 
 # --- helpers ---------------------------------------------------------------------------------

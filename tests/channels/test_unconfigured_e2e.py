@@ -10,19 +10,14 @@ import pytest
 
 from scripts.serve import Bot
 from tests.channels.conftest import CHANNEL_VARS, http
+from tests.support.bots import served
 
 
 @pytest.fixture(scope="module")
 def bare_rasa(channel_model: Path) -> Iterator[Bot]:
     bot = Bot(model=channel_model, env={var: "" for var in CHANNEL_VARS})
-    try:
-        bot.start_rasa()  # no action server needed to answer 503
-    except Exception:
-        print(bot.logs())
-        bot.stop()
-        raise
-    yield bot
-    bot.stop()
+    with served(bot, rasa_only=True) as started:  # no action server needed to answer 503
+        yield started
 
 
 @pytest.mark.parametrize("channel", ["teams", "slack"])
