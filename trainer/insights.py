@@ -61,6 +61,18 @@ def is_handoff(type_name: str, data: dict[str, Any]) -> bool:
     return any(type_name == kind and test(data) for kind, test in HANDOFF_MARKERS)
 
 
+def event_data(type_name: str, action_name: str | None, raw: str | None) -> dict[str, Any]:
+    """What the definitions read of an event. Parsing the JSON of every event is most of
+    the reading time, so an action is only its name (a column of its own) and a bot
+    message is parsed only when a definition can use it."""
+    if type_name == "action":
+        return {"name": action_name}
+    if type_name == "bot" and not any(kind == "bot" for kind, _ in HANDOFF_MARKERS) \
+            and GUIDE_FINISHED_RESPONSE not in (raw or ""):
+        return {}
+    return json.loads(raw or "{}")
+
+
 def is_guide_finished(type_name: str, data: dict[str, Any]) -> bool:
     """The bot's "that was the last step" message: Rasa records the response key of
     every message sent by key, also from custom actions (apply_move)."""
@@ -217,11 +229,12 @@ def read_events(engine: Any, since: float | None = None,
     from tqdm import tqdm
 
     events = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"),
-                      sa.column("timestamp"), sa.column("data"))
+                      sa.column("timestamp"), sa.column("action_name"), sa.column("data"))
     where = [events.c.type_name.in_(READ_TYPES)]
     if since is not None:
         where.append(events.c.timestamp >= since)
-    query = (sa.select(events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data)
+    query = (sa.select(events.c.sender_id, events.c.type_name, events.c.timestamp,
+                       events.c.action_name, events.c.data)
              .where(*where).order_by(events.c.sender_id, events.c.id))
     with engine.connect() as connection:
         total = connection.execute(
@@ -230,9 +243,10 @@ def read_events(engine: Any, since: float | None = None,
         # Shown only on a terminal and for reads long enough to wait for.
         with tqdm(total=total, unit=" events", disable=not progress or total < 50_000 or None,
                   file=sys.stderr, desc="Reading events") as bar:
-            for sender, type_name, timestamp, data in rows:
+            for sender, type_name, timestamp, action_name, raw in rows:
                 bar.update()
-                yield sender, type_name, float(timestamp or 0), json.loads(data or "{}")
+                yield sender, type_name, float(timestamp or 0), event_data(type_name, action_name,
+                                                                           raw)
     engine.dispose()
 
 
