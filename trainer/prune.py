@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SESSION_START_ACTION = "action_session_start"
+# The first rows of a session (the slot's name is in the action_name column); the first
+# one after a session_started begins the next session.
+SESSION_OPENERS = {("slot", "session_started_metadata"), ("action", "action_session_start")}
 
 
 @dataclass
@@ -49,14 +51,18 @@ def plan(connection: Any, cutoff: float) -> list[Cut]:
         if old and sender_now is not None:
             cuts.append(Cut(sender_now, old[-1][1], len(old), sum(s[3] for s in old)))
 
+    started = False  # whether the last session has its session_started yet
     rows = connection.execution_options(stream_results=True, yield_per=5000).execute(query)
     for sender, event_id, timestamp, type_name, action_name in rows:
         if sender != sender_now:
             close()
             sender_now, sessions = sender, []
-        if not sessions or (type_name == "action" and action_name == SESSION_START_ACTION):
-            # Every session begins with action_session_start (then session_started).
+        opens = (type_name, action_name) in SESSION_OPENERS
+        if not sessions or (opens and started):
+            # A session's rows: its metadata slot, action_session_start, session_started…
             sessions.append((event_id, event_id, float(timestamp or 0), 0))
+            started = False
+        started = started or type_name == "session_started"
         first, _, _, count = sessions[-1]
         sessions[-1] = (first, event_id, float(timestamp or 0), count + 1)
     close()
