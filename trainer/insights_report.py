@@ -93,7 +93,7 @@ def chart_per_diagnosis(data: dict[str, Any], labels: dict[str, str]) -> str:
     ax.set_xlabel("conversations")
     ax.xaxis.set_major_locator(_integers())
     ax.set_title("Conversations per situation and language")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.tick_params(axis="y", labelsize=8)
     return svg(fig)
 
@@ -112,7 +112,7 @@ def chart_rates(data: dict[str, Any], labels: dict[str, str]) -> str:
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the situation's conversations")
     ax.set_title("Resolution and hand-off rate per situation")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return svg(fig)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from playwright.sync_api import Browser, Request
+from playwright.sync_api import Browser
 
 from scripts.serve import Bot
 from tests.browser.conftest import API_TOKEN
@@ -31,8 +31,8 @@ def test_report_shows_the_json_figures_offline(browser: Browser, bot: Bot, tmp_p
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url)
             if request.url != report else None)
-    failed: list[Request] = []
-    page.on("requestfailed", failed.append)
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(report)
     page.wait_for_load_state("networkidle")
 
