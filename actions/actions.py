@@ -820,9 +820,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        if tracker.get_slot("requested_slot") is None or not replying_to_user(tracker):
-            # Starting (this message opened it), or coming back after another action
-            # answered this message: only a fresh reply is read against the question.
+        requested = tracker.get_slot("requested_slot")
+        own = domain.get("forms", {}).get(self.name().removeprefix("validate_"), {})
+        if requested is None or requested not in own.get("required_slots", [requested]) \
+                or not replying_to_user(tracker):
+            # Starting (this message opened it; a question of another form it replaced is
+            # not ours), or coming back after another action answered this message: only
+            # a fresh reply is read against the question.
             return await super().run(dispatcher, tracker, domain)
         intent = latest_intent(tracker)
         if wants_person(tracker):

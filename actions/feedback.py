@@ -49,7 +49,8 @@ def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = No
         return []
     subject = f"{diagnosis}/{guide}" if guide else diagnosis
     return [SlotSet("feedback", None), SlotSet("feedback_comment", None),
-            SlotSet("feedback_for", subject), FollowupAction(FORM)]
+            SlotSet("feedback_for", subject), SlotSet("requested_slot", None),
+            FollowupAction(FORM)]
 
 
 class ValidateFeedbackForm(bot.PendingQuestionValidation):
@@ -59,7 +60,11 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")
-        if requested is not None and not bot.replying_to_user(tracker):
+        if requested is None:
+            # Starting: the answer before it already validated this turn's slots; doing
+            # it again would set them back to what the message alone said.
+            return []
+        if not bot.replying_to_user(tracker):
             # Back after another action answered the message (a change of topic): the
             # question has lapsed; end the form without asking again.
             return [SlotSet("requested_slot", None)]
