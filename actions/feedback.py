@@ -53,6 +53,28 @@ def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = No
             FollowupAction(FORM)]
 
 
+def keep_current_values(tracker: Tracker) -> list[EventType]:
+    """Rasa hands a form's validation the slots the message itself set (appended as the
+    last events) and keeps every one the validation does not set. When the message was
+    already answered by other actions (which refined `diagnosis`, say), those are stale:
+    set each back to the value it had before this form ran."""
+    events = tracker.events
+    candidates = tracker.slots_to_validate()
+    cut = len(events) - len(list(_trailing_slots(events)))
+    current: dict[str, Any] = {}
+    for event in events[:cut]:
+        if event.get("event") == "slot":
+            current[event.get("name")] = event.get("value")
+    return [SlotSet(name, current.get(name)) for name in candidates]
+
+
+def _trailing_slots(events: list[dict[str, Any]]) -> Any:
+    for event in reversed(events):
+        if event.get("event") != "slot":
+            return
+        yield event
+
+
 class ValidateFeedbackForm(bot.PendingQuestionValidation):
     def name(self) -> str:
         return "validate_feedback_form"
@@ -61,13 +83,12 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
                   domain: DomainDict) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")
         if requested is None:
-            # Starting: the answer before it already validated this turn's slots; doing
-            # it again would set them back to what the message alone said.
-            return []
+            # Starting: the answer before it already handled this turn's slots.
+            return keep_current_values(tracker)
         if not bot.replying_to_user(tracker):
             # Back after another action answered the message (a change of topic): the
             # question has lapsed; end the form without asking again.
-            return [SlotSet("requested_slot", None)]
+            return [*keep_current_values(tracker), SlotSet("requested_slot", None)]
         ValidateFeedbackForm.topics = bot.diagnosis_of_intents(domain)
         if requested == "feedback" and bot.latest_intent(tracker) not in ANSWER_INTENTS \
                 and bot.cued_value(tracker, requested) is None:
