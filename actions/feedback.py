@@ -54,25 +54,23 @@ def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = No
 
 
 def keep_current_values(tracker: Tracker) -> list[EventType]:
-    """Rasa hands a form's validation the slots the message itself set (appended as the
-    last events) and keeps every one the validation does not set. When the message was
-    already answered by other actions (which refined `diagnosis`, say), those are stale:
-    set each back to the value it had before this form ran."""
+    """At activation Rasa extracts the message's slots again (action_extract_slots) and
+    keeps every value the validation does not set. This form starts after the message was
+    answered, which may have refined them (`diagnosis` above all): set each back to its
+    value before the form was called (the FollowupAction that called it)."""
     events = tracker.events
-    candidates = tracker.slots_to_validate()
-    cut = len(events) - len(list(_trailing_slots(events)))
+    called = max((i for i, e in enumerate(events)
+                  if e.get("event") == "followup" and e.get("name") == FORM), default=None)
+    if called is None:
+        return []
     current: dict[str, Any] = {}
-    for event in events[:cut]:
+    for event in events[:called]:
         if event.get("event") == "slot":
             current[event.get("name")] = event.get("value")
-    return [SlotSet(name, current.get(name)) for name in candidates]
-
-
-def _trailing_slots(events: list[dict[str, Any]]) -> Any:
-    for event in reversed(events):
-        if event.get("event") != "slot":
-            return
-        yield event
+    extracted = {e.get("name") for e in events[called:]
+                 if e.get("event") == "slot"
+                 and e.get("name") not in ("feedback", "feedback_comment", "requested_slot")}
+    return [SlotSet(name, current.get(name)) for name in sorted(extracted)]
 
 
 class ValidateFeedbackForm(bot.PendingQuestionValidation):
@@ -88,7 +86,7 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
         if not bot.replying_to_user(tracker):
             # Back after another action answered the message (a change of topic): the
             # question has lapsed; end the form without asking again.
-            return [*keep_current_values(tracker), SlotSet("requested_slot", None)]
+            return [SlotSet("requested_slot", None)]
         ValidateFeedbackForm.topics = bot.diagnosis_of_intents(domain)
         if requested == "feedback" and bot.latest_intent(tracker) not in ANSWER_INTENTS \
                 and bot.cued_value(tracker, requested) is None:
