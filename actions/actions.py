@@ -51,7 +51,8 @@ GUIDE_REPLIES = ("guide_next", "guide_failed", "affirm", "deny")
 # An unsure message right after an offer still answers it if yes/no ranks this high.
 OFFER_REPLY_CONFIDENCE = 0.2
 # Slots never carried into a new session.
-SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer"}
+SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer", "feedback",
+                       "feedback_comment", "feedback_for"}
 HANDOFF_INTENT = "request_human"
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
@@ -293,8 +294,12 @@ def handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTyp
 def apply_move(dispatcher: CollectingDispatcher, tracker: Tracker, move: Move) -> list[EventType]:
     content = load_content()
     if move.outcome is Outcome.FINISHED:
+        from actions.feedback import ask_feedback  # (it imports this module)
+
         dispatcher.utter_message(response="utter_guide_finished")
-        return position_events(None)
+        return [*position_events(None), *ask_feedback(
+            tracker, tracker.get_slot("guide_diagnosis") or tracker.get_slot("diagnosis"),
+            tracker.get_slot("guide"))]
     if move.outcome is Outcome.HANDOFF:
         return handoff(dispatcher, tracker)
     assert move.position is not None
@@ -747,7 +752,8 @@ def thanked(tracker: Tracker) -> list[EventType]:
 
 class ActionOfferResume(Action):
     """After a digression answered in the middle of a guide: offer to continue it at the
-    same step. Nothing when no guide is in progress or this turn started one."""
+    same step. Nothing when this turn started a guide; after a final answer (no guide in
+    progress, no offer made), the feedback question (actions/feedback.py)."""
 
     def name(self) -> str:
         return "action_offer_resume"
@@ -757,8 +763,14 @@ class ActionOfferResume(Action):
         second = answer_second_topic(dispatcher, tracker, domain)
         position = position_of(tracker)
         offered = any(event.get("name") == "offer" for event in second)
-        if offered or position is None or set_this_turn(tracker, "guide"):
+        if offered or set_this_turn(tracker, "guide"):
             return second
+        if position is None:
+            from actions.feedback import ask_feedback
+
+            # A final answer (no guide started by a second topic either): was it helpful?
+            final = not any(event.get("name") == "guide" for event in second)
+            return [*second, *(ask_feedback(tracker, tracker.get_slot("diagnosis")) if final else [])]
         guide = load_content().guides[position.guide]
         dispatcher.utter_message(response="utter_offer_resume_guide",
                                  guide_title=guide.title[language_of(tracker)],
@@ -855,11 +867,15 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        if tracker.get_slot("requested_slot") is None or not replying_to_user(tracker):
-            # Starting (this message opened it), or coming back after another action
-            # answered this message: only a fresh reply is read against the question.
+        requested = tracker.get_slot("requested_slot")
+        own = domain.get("forms", {}).get(self.name().removeprefix("validate_"), {})
+        starting = requested is None or requested not in own.get("required_slots", [requested])
+        if starting or not replying_to_user(tracker):
+            # Starting (this message opened it; a question of another form it replaced is
+            # not ours), or coming back after another action answered this message: only
+            # a fresh reply is read against the question.
             events = await super().run(dispatcher, tracker, domain)
-            if tracker.get_slot("requested_slot") is None and replying_to_user(tracker):
+            if starting and replying_to_user(tracker):
                 # A plain second question in the opening message ("…还没有任何权益，另外
                 # TPD 是什么？") is answered before this question is asked.
                 events = [*answer_second_topic(dispatcher, tracker, domain, plain_only=True),

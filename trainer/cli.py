@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from trainer.project import REPO, Project, rasa_command, run_quiet
 
@@ -111,7 +113,40 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("csv", type=Path, help="e.g. review/ja.csv")
     merge.add_argument("--lang", help="language of the file (default: its name, ja or zh)")
     merge.add_argument("--similarity", type=float, default=0.9)
+    _insights_parsers(command)
     return parser
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="tracker store URL (default: $TRACKER_DB_URL, else "
+                                     "sqlite:///rasa.db in the root, as the bot)")
+
+
+def _insights_parsers(command: Any) -> None:
+    insights = command(
+        "insights", "outcomes, feedback and guide funnels from the tracker store",
+        "Reads the tracker store read-only and writes <out>/insights.json and a "
+        "self-contained <out>/index.html with charts. Definitions: docs/insights.md.")
+    _db_option(insights)
+    insights.add_argument("--since", help="conversations started from (YYYY-MM-DD or ISO "
+                                          "date-time, in --tz)")
+    insights.add_argument("--until", help="conversations started before (a date: up to the "
+                                          "end of that day)")
+    insights.add_argument("--out", type=Path, default=Path("insights"),
+                          help="report directory, relative to the root (default insights/)")
+    insights.add_argument("--abandon-after", type=float, default=30,
+                          help="minutes without a partner message after which an unresolved "
+                               "conversation counts as abandoned (default 30)")
+    insights.add_argument("--now", help="the moment to judge abandonment at (default: now)")
+    insights.add_argument("--tz", default="UTC", help="time zone of dates and days (default UTC)")
+    prune = command(
+        "prune", "delete old conversations (retention)",
+        "Deletes whole conversations whose last event is older than --older-than days. "
+        "Dry run unless --yes; SQLite then reclaims the space (VACUUM).")
+    _db_option(prune)
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    prune.add_argument("--yes", action="store_true", help="really delete")
+    prune.add_argument("--now", help=argparse.SUPPRESS)  # tests: the moment to count from
 
 
 def _path(project: Project, path: Path) -> Path:
@@ -210,8 +245,41 @@ def run_review(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_insights(project: Project, args: argparse.Namespace) -> int:
+    from trainer import insights, review
+
+    options = insights.Options(
+        url=args.db or review.default_db_url(project), out=_path(project, args.out),
+        root=project.root, since=args.since, until=args.until, now=args.now,
+        abandon_after=timedelta(minutes=args.abandon_after), tz=args.tz)
+    data = insights.run(options)
+    totals = data["totals"]
+    print(f"{totals['conversations']} conversations: " + ", ".join(
+        f"{totals[name]} {name.replace('_', ' ')}" for name in insights.OUTCOMES))
+    print(f"Report: {project.rel(options.out / 'index.html')}, figures: "
+          f"{project.rel(options.out / 'insights.json')}")
+    return 0
+
+
+def run_prune(project: Project, args: argparse.Namespace) -> int:
+    from trainer import insights, prune, review
+
+    now = insights.parse_time(args.now, insights.ZoneInfo("UTC")) if args.now else None
+    cuts = prune.prune(args.db or review.default_db_url(project), project.root,
+                       args.older_than, args.yes, now)
+    conversations = sum(c.conversations for c in cuts)
+    events = sum(c.events for c in cuts)
+    verb = "Deleted" if args.yes else "Would delete"
+    print(f"{verb} {conversations} conversations of {len(cuts)} senders ({events} events) "
+          f"whose last event is older than {args.older_than:g} days.")
+    if cuts and not args.yes:
+        print("Run again with --yes to delete them.")
+    return 0
+
+
 COMMANDS = {"validate": run_validate, "train": run_train, "evaluate": run_evaluate,
-            "compare": run_compare, "promote": run_promote, "review": run_review}
+            "compare": run_compare, "promote": run_promote, "review": run_review,
+            "insights": run_insights, "prune": run_prune}
 
 
 def main(argv: list[str] | None = None) -> int:
