@@ -933,7 +933,12 @@ class ValidateEntitlementForm(PendingQuestionValidation):
         membership = tracker.get_slot("membership")
         if membership in ("action_pack", "unknown"):
             return ["membership"]
-        if tracker.get_slot("support_kind") == "cloud":
+        support_kind = tracker.get_slot("support_kind")
+        if tracker.get_slot("requested_slot") == "competency_kind":
+            # "クラウド系じゃない" to the competency question describes the competency
+            # (validate_support_kind): the support kind stays the one asked about.
+            support_kind = slot_before_this_turn(tracker, "support_kind") or support_kind
+        if support_kind == "cloud":
             return ["membership", "support_kind", "competency_kind"]
         return ["membership", "support_kind"]
 

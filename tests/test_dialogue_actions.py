@@ -217,6 +217,17 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
     assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
 
 
+async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict) -> None:
+    # The cue word (クラウド) and the negated support kind both point to another competency.
+    tracker = form_tracker("competency_kind", "inform", {"support_kind": "on_premises"})
+    tracker.events.insert(0, slot("support_kind", "cloud"))
+    tracker.slots["membership"] = "gold"
+    tracker.latest_message["text"] = "弊社のはクラウド系ではない方のコンピテンシーです"
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
+    assert values.get("requested_slot") is None  # nothing left to ask
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("弊社のはクラウド系ではない方のコンピテンシーです", "other"),
     ("我们那个资格不是云的", "other"),
