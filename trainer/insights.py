@@ -198,6 +198,16 @@ def conversations(events: Iterable[tuple[str, str, float, dict[str, Any]]]) -> I
 
 # ---------------------------------------------------------------- reading
 
+def sqlite_store(database: str | None, root: Path) -> Path:
+    """The SQLite tracker store file of a URL's database part (relative to the project
+    root, `rasa.db` by default, as the bot's store); it must exist."""
+    path = Path(database or "rasa.db")
+    path = path if path.is_absolute() else root / path
+    if not path.exists():
+        raise SystemExit(f"No tracker store at {path}.")
+    return path
+
+
 def open_engine(url: str, root: Path) -> Any:
     """A read-only engine: SQLite through a `mode=ro` URI (the file is never created or
     written), PostgreSQL with every transaction READ ONLY."""
@@ -206,10 +216,7 @@ def open_engine(url: str, root: Path) -> Any:
 
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        path = Path(parsed.database or "rasa.db")
-        path = path if path.is_absolute() else root / path
-        if not path.exists():
-            raise SystemExit(f"No tracker store at {path}.")
+        path = sqlite_store(parsed.database, root)
         return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     engine = sa.create_engine(parsed)
 

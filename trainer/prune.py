@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.insights import sqlite_store
+
 # The first rows of a session (the slot's name is in the action_name column); the first
 # one after a session_started begins the next session.
 SESSION_OPENERS = {("slot", "session_started_metadata"), ("action", "action_session_start")}
@@ -76,11 +78,7 @@ def prune(url: str, root: Path, older_than_days: float, yes: bool,
 
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        path = Path(parsed.database or "rasa.db")
-        path = path if path.is_absolute() else root / path
-        if not path.exists():
-            raise SystemExit(f"No tracker store at {path}.")
-        parsed = parsed.set(database=str(path))
+        parsed = parsed.set(database=str(sqlite_store(parsed.database, root)))
     engine = sa.create_engine(parsed)
     cutoff = (now if now is not None else time.time()) - older_than_days * 86400
     events = sa.table("events", sa.column("id"), sa.column("sender_id"))
