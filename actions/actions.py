@@ -690,11 +690,13 @@ def accept_offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dom
     return [consumed, *show_menu(dispatcher, tracker)]
 
 
+def withdraw_offer(name: str) -> list[EventType]:
+    """The offer is off; declining the offer to continue a guide ends the guide."""
+    return [SlotSet("offer", None), *(position_events(None) if name == "resume_guide" else ())]
+
+
 def decline_offer(dispatcher: CollectingDispatcher, tracker: Tracker, name: str) -> list[EventType]:
-    events: list[EventType] = [SlotSet("offer", None)]
-    if name == "resume_guide":
-        events += position_events(None)
-    return [*events, *show_menu(dispatcher, tracker, "utter_offer_declined")]
+    return [*withdraw_offer(name), *show_menu(dispatcher, tracker, "utter_offer_declined")]
 
 
 class ActionShowMenu(Action):
@@ -745,9 +747,7 @@ class ActionThanked(Action):
 
 def thanked(tracker: Tracker) -> list[EventType]:
     pending = pending_offer(tracker)
-    if pending is None:
-        return []
-    return [SlotSet("offer", None), *(position_events(None) if pending == "resume_guide" else ())]
+    return withdraw_offer(pending) if pending else []
 
 
 class ActionOfferResume(Action):
