@@ -39,6 +39,7 @@ from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
 from components.language import fold_kana_with_spans
 from components.negation import OTHER_VALUE, is_negated
+from components.step_reports import DONE, step_report
 
 # Fit the clause classifier while the action server starts, not in a partner's turn.
 threading.Thread(target=clause_classifier, name="clause-classifier", daemon=True).start()
@@ -329,7 +330,12 @@ class GuideAction(Action, ABC):
             return accept_offer(dispatcher, tracker, domain, pending)
         if position is None:
             return show_menu(dispatcher, tracker, "utter_no_active_guide")
-        return self.act(dispatcher, tracker, load_content().guides[position.guide], position)
+        # A report on the step in words of another situation ("可以了，权益都显示出来了",
+        # components/step_report_policy.py) had its mapping rewrite `diagnosis`: undo it
+        # first, so that only the move's own events change it.
+        previous = slot_before_this_turn(tracker, "diagnosis")
+        kept = [SlotSet("diagnosis", previous)] if tracker.get_slot("diagnosis") != previous else []
+        return [*kept, *self.act(dispatcher, tracker, load_content().guides[position.guide], position)]
 
     @abstractmethod
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
@@ -543,8 +549,10 @@ class ActionClearStaleAnswers(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
+        # The question comes next: a second question of the message is answered first.
         return [SlotSet("has_membership", None),
-                SlotSet("contract_state", stated_contract_state(tracker))]
+                SlotSet("contract_state", stated_contract_state(tracker)),
+                *answer_second_topic(dispatcher, tracker, domain, question_pending=True)]
 
 
 # Diagnoses that refine another one (set by an answer action, not by an intent), for the
@@ -559,6 +567,12 @@ def form_of_diagnosis(domain: DomainDict, diagnosis: str | None) -> str | None:
     diagnosis = REFINES.get(diagnosis or "", diagnosis)
     return next((form for topic, form in forms.items()
                  if diagnosis and (diagnosis == topic or diagnosis.startswith(f"{topic}_"))), None)
+
+
+def diagnosis_of_form(domain: DomainDict, form: str) -> str | None:
+    """The situation whose question the form asks (the inverse of `form_of_diagnosis`)."""
+    return next((diagnosis for intent, diagnosis in diagnosis_of_intents(domain).items()
+                 if form_of_intents().get(intent) == form), None)
 
 
 def form_of_entity(domain: DomainDict, entity: str) -> str | None:
@@ -587,25 +601,31 @@ def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
 # --- offers, the menu, a second question ------------------------------------------------
 
 # A message that asks two things ("アクセスIDって何？あと、残りの件数は？"): each clause's
-# own topic (actions/clauses.py) first, else the topic the classifier ranks just below
-# the first.
+# own topic (actions/clauses.py) first; when a clause is not read with some confidence,
+# the topic the classifier ranks just below the first.
 CLAUSE_TOPIC_CONFIDENCE = 0.5
+CLAUSE_READ_CONFIDENCE = 0.4
 SECOND_TOPIC_CONFIDENCE = 0.05
 
 
-def second_topic(tracker: Tracker, domain: DomainDict) -> str | None:
+def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = None) -> str | None:
+    """The topic of a second question in the message, other than the one `answered`
+    (default: the message's intent)."""
     text = tracker.latest_message.get("text") or ""
     if len(clauses(text)) < 2:
         return None
-    top = latest_intent(tracker)
+    top = answered or latest_intent(tracker)
     topics, answers = diagnosis_of_intents(domain), topic_actions()
 
     def answerable(name: object) -> bool:
         return name != top and name in topics and name in answers
 
-    for name, probability in clause_intents(text):
+    readings = clause_intents(text)
+    for name, probability in readings:
         if answerable(name) and probability >= CLAUSE_TOPIC_CONFIDENCE:
             return name
+    if all(probability >= CLAUSE_READ_CONFIDENCE for _, probability in readings):
+        return None  # every clause was read, none as another topic: no second question
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
         if answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE:
@@ -614,12 +634,13 @@ def second_topic(tracker: Tracker, domain: DomainDict) -> str | None:
 
 
 def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
-              intent: str) -> list[EventType]:
-    """What the topic's rule does (its responses, its guide), run from an action."""
+              intent: str, explained: bool = False) -> list[EventType]:
+    """What the topic's rule does (its responses, its guide), run from an action;
+    `explained`: its responses were given already, only its guide is left."""
     diagnosis = diagnosis_of_intents(domain).get(intent)
     events: list[EventType] = [SlotSet("diagnosis", diagnosis)] if diagnosis else []
     for action in topic_actions()[intent]:
-        if action.startswith("utter_"):
+        if action.startswith("utter_") and not explained:
             dispatcher.utter_message(response=action)
         elif action == "action_start_guide" and diagnosis:
             events += start_guide(dispatcher, tracker, diagnosis)
@@ -628,19 +649,25 @@ def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
 
 def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
                         domain: DomainDict, guide_started: bool = False,
-                        plain_only: bool = False) -> list[EventType]:
-    """Answers a second question of the message; one that needs a guide while another
-    guide is in hand is offered, since two guides at once cannot both be followed.
-    `plain_only`: only a topic answered without a guide (a question is pending)."""
-    intent = second_topic(tracker, domain)
-    if (intent is None or uttered_this_turn(tracker, topic_actions()[intent])
-            or (plain_only and "action_start_guide" in topic_actions()[intent])):
+                        question_pending: bool = False,
+                        answered: str | None = None) -> list[EventType]:
+    """Answers a second question of the message. A topic with a guide always gets its
+    explanation (the facts asked for); its steps start only when no other guide is in
+    hand and no question is pending, since two at once cannot both be followed: with a
+    guide in hand they are offered, with a question pending they wait for the partner."""
+    intent = second_topic(tracker, domain, answered)
+    if intent is None or uttered_this_turn(tracker, topic_actions()[intent]):
         return []
     in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
-    if "action_start_guide" not in topic_actions()[intent] or not in_hand:
+    if "action_start_guide" not in topic_actions()[intent] or not (in_hand or question_pending):
         # The message's own topic keeps the diagnosis; its guide, if any, is the second's.
         return [event for event in run_topic(dispatcher, tracker, domain, intent)
                 if event.get("name") != "diagnosis"]
+    for action in topic_actions()[intent]:
+        if action.startswith("utter_"):
+            dispatcher.utter_message(response=action)
+    if question_pending:
+        return []
     content = load_content()
     language = language_of(tracker)
     dispatcher.utter_message(response="utter_offer_second_topic",
@@ -649,7 +676,7 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
                                        "payload": payload(intent)},
                                       {"title": content.label(language, "ui", "no"),
                                        "payload": payload("deny")}])
-    return [offer(f"topic:{intent}")]
+    return [offer(f"steps:{intent}")]
 
 
 def show_menu(dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -673,8 +700,9 @@ def resume_guide(dispatcher: CollectingDispatcher, tracker: Tracker,
 def accept_offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                  name: str) -> list[EventType]:
     consumed = SlotSet("offer", None)
-    if name.startswith("topic:"):
-        return [consumed, *run_topic(dispatcher, tracker, domain, name.split(":", 1)[1])]
+    if name.startswith("steps:"):  # the topic was explained with the offer
+        return [consumed, *run_topic(dispatcher, tracker, domain, name.split(":", 1)[1],
+                                     explained=True)]
     position = position_of(tracker)
     if name == "resume_guide" and position:
         return [consumed, *resume_guide(dispatcher, tracker, position)]
@@ -831,14 +859,21 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
     if active_form and intent != "inform":  # not an answer to the pending question: ask again
         return [FollowupAction(active_form)]
     position = position_of(tracker)
-    if position and intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed"):
+    report = step_report(tracker.latest_message.get("entities") or [])
+    if position and (report or intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed")):
+        # The words of a report decide ("はい、でもまだ表示されません" did not work);
         # "分からない" to "did that work?" is treated as not working: the likely causes
         # are what helps the partner find out.
         guide = load_content().guides[position.guide]
-        done = intent in ("affirm", "guide_next")
+        done = report == DONE if report else intent in ("affirm", "guide_next")
         return apply_move(dispatcher, tracker,
                           step_done(guide, position) if done else step_failed(guide, position))
     form = form_for_answer(tracker, domain) if intent == "inform" else None
+    if form and form_of_diagnosis(domain, tracker.get_slot("diagnosis")) == form:
+        return [FollowupAction(form)]
+    if form and tracker.get_slot("diagnosis") is None:
+        # "うちはゴールドです" out of the blue: the question's situation starts.
+        return [SlotSet("diagnosis", diagnosis_of_form(domain, form)), FollowupAction(form)]
     if form:
         return [FollowupAction(form)]
     return show_menu(dispatcher, tracker)
@@ -878,7 +913,7 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             if starting and replying_to_user(tracker):
                 # A plain second question in the opening message ("…还没有任何权益，另外
                 # TPD 是什么？") is answered before this question is asked.
-                events = [*answer_second_topic(dispatcher, tracker, domain, plain_only=True),
+                events = [*answer_second_topic(dispatcher, tracker, domain, question_pending=True),
                           *events]
             return events
         intent = latest_intent(tracker)
@@ -1081,7 +1116,10 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
         dispatcher.utter_message(response="utter_you_are_welcome")
         return thanked(tracker)
     if intent in topic_actions() and intent in diagnosis_of_intents(domain):
-        return run_topic(dispatcher, tracker, domain, intent)
+        events = run_topic(dispatcher, tracker, domain, intent)
+        return [*events, *answer_second_topic(
+            dispatcher, tracker, domain, answered=intent,
+            guide_started=any(event.get("name") == "guide" for event in events))]
     return None
 
 

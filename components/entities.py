@@ -67,6 +67,23 @@ def find_entities(text: str, lookups: list[Lookup], synonyms: dict[str, str]) ->
         and o["end"] - o["start"] > e["end"] - e["start"] for o in found)]
 
 
+# "コンピテンシーもクラウドのじゃなかった", "我们的资格不属于云": "cloud" said of the
+# competency, not of the support. Between the competency word and クラウド/云 stand only
+# particles or a copula (not "コンピテンシーがあるのでクラウドの…", which is the support).
+COMPETENCY_SUBJECT = re.compile(
+    r"(コンピテンシー|コンピテンシ|competency|資格|资格|能力)\s*"
+    r"(は|も|が|って|の種類[はも]?|也?不?是|并不是|都是|不?属于|并不属于|不?算是?)?\s*$",
+    re.IGNORECASE)
+
+
+def competency_subjects(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A support kind `cloud` whose subject is the competency becomes competency_kind cloud."""
+    return [{**entity, "entity": "competency_kind"}
+            if entity["entity"] == "support_kind" and entity["value"] == "cloud"
+            and COMPETENCY_SUBJECT.search(text[max(0, entity["start"] - 16):entity["start"]])
+            else entity for entity in entities]
+
+
 def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drops negated values; a negated two-valued fact becomes its other value."""
     resolved = []
@@ -140,7 +157,8 @@ class FoldedLookupEntityExtractor(GraphComponent, EntityExtractorMixin):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = (message.get(TEXT) or "")[: self._max_chars]
-            entities = resolve_negations(text, find_entities(text, self.lookups, self.synonyms))
+            entities = resolve_negations(
+                text, competency_subjects(text, find_entities(text, self.lookups, self.synonyms)))
             entities = self.add_extractor_name(entities)
             message.set(ENTITIES, [*message.get(ENTITIES, []), *entities], add_to_output=True)
         return messages

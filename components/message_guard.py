@@ -37,7 +37,7 @@ class MessageLengthPolicy(Policy):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"priority": 7, "max_chars": 2000}
+        return {"priority": 8, "max_chars": 2000}
 
     @classmethod
     def create(

@@ -26,9 +26,11 @@ BOTH_SUPPORT_KINDS = "both"
 # 不属于云那一类), but never a clause break or another entity.
 JA_NEGATION_AFTER = re.compile(
     r"^[^、。,.!?！？\n]{0,12}?((では|じゃ|でも|で)(なく|無く|ない|なかった|ありません|ございません)"
-    r"|とは違|以外)")
-# "X不对", "X应该改成Y": X is wrong. (Not "X不是": in "是云不是本地" that 不是 negates 本地.)
-ZH_NEGATION_AFTER = re.compile(r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为)")
+    r"|とは違|以外|は(以前|前|昔)の(話|こと|もの))")
+# "X不对", "X应该改成Y": X is wrong; "X是以前的": X no longer holds. (Not "X不是": in
+# "是云不是本地" that 不是 negates 本地.)
+ZH_NEGATION_AFTER = re.compile(
+    r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为|是(以前|之前|过去)的)")
 ZH_NEGATION_BEFORE = re.compile(
     # (?<!…): 是不是 / 算不算 / 属不属于 ask a question, they do not negate.
     r"((?<!是)不是|并非|並非|(?<!属)不属于|不屬於|(?<!算)不算|而非|不走|不用|没用|没有用|不在)"

@@ -351,29 +351,49 @@ async def test_session_start_language(metadata, existing, expected, domain_dict)
     ("slots", "intent", "entities", "expected"),
     [
         ({"diagnosis": "entitlement"}, "inform", [{"entity": "membership", "value": "gold"}],
-         "entitlement_form"),
+         ("entitlement_form", None)),
         ({"diagnosis": "cloud_support_request"}, "inform", [{"entity": "cloud_route", "value": "csp"}],
-         "cloud_route_form"),
-        ({}, "inform", [{"entity": "support_kind", "value": "cloud"}], "entitlement_form"),
+         ("cloud_route_form", None)),
+        # Out of the blue, the question's situation starts with it.
+        ({}, "inform", [{"entity": "support_kind", "value": "cloud"}],
+         ("entitlement_form", "entitlement")),
         ({"diagnosis": "access_id_already_associated_expired"}, "inform",
-         [{"entity": "membership", "value": "silver"}], "entitlement_form"),
+         [{"entity": "membership", "value": "silver"}], ("entitlement_form", None)),
         ({"diagnosis": "cloud_support_request"}, "inform",
-         [{"entity": "membership", "value": "gold"}], "cloud_route_form"),
+         [{"entity": "membership", "value": "gold"}], ("cloud_route_form", None)),
         ({"diagnosis": "entitlement"}, "inform", [{"entity": "contract_state", "value": "expired"}],
-         "access_id_form"),
+         ("access_id_form", None)),
     ],
 )
 async def test_bare_answers_continue_the_last_question(slots, intent, entities, expected,
                                                        domain_dict) -> None:
+    form, diagnosis = expected
     tracker = make_tracker(slots, intent=intent, entities=entities)
-    _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
-    assert events == [{"event": "followup", "name": expected, "timestamp": None}]
+    _, events, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert events[-1] == {"event": "followup", "name": form, "timestamp": None}
+    assert values.get("diagnosis") == diagnosis
 
 
 async def test_yes_during_troubleshooting_means_it_worked(domain_dict) -> None:
     tracker = make_tracker(guide_slots("view_activate", 2, cause=0), intent="affirm")
     _, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert slots["guide_step"] == 3
+
+
+@pytest.mark.parametrize(("intent", "value", "moved"), [
+    ("affirm", "failed", "cause"),  # "はい、押しました。でもまだ表示されません"
+    ("inform", "done", "step"),  # "管理エージェントのユーザーでサインインしました"
+    ("deny", "done", "step"),  # "いえ、もう開けました"
+])
+async def test_the_words_of_a_step_report_decide_over_yes_and_no(domain_dict, intent: str,
+                                                                 value: str, moved: str) -> None:
+    entities = [{"entity": "step_report", "value": value}]
+    tracker = make_tracker(guide_slots("view_activate", 1), intent=intent, entities=entities)
+    _, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    if moved == "step":
+        assert slots["guide_step"] == 2 and slots["guide_cause"] is None
+    else:
+        assert slots.get("guide_step", 1) == 1 and slots["guide_cause"] == 0
 
 
 async def test_bare_answer_with_nothing_to_continue_shows_the_menu(domain_dict) -> None:

@@ -132,13 +132,34 @@ async def test_a_second_topic_that_needs_a_guide_starts_it_when_no_guide_is_in_h
     messages, _, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_explain_activate_benefits"
     assert slots["guide"] == "view_activate" and "diagnosis" not in slots
-    # In the middle of another guide it is offered instead.
+    # In the middle of another guide it is explained and its steps are offered.
     busy = make_tracker({"language": "zh", **guide_slots("switch_account", 1)},
                         intent="ask_access_contract_ids", text=text,
                         events=[user("ask_access_contract_ids", text)])
     messages, _, slots = await run(bot_actions.ActionOfferResume(), busy, domain_dict)
-    assert messages[0]["response"] == "utter_offer_second_topic"
-    assert slots["offer"] == "topic:ask_activate_benefits"
+    assert [m["response"] for m in messages] == ["utter_explain_activate_benefits",
+                                                  "utter_offer_second_topic"]
+    assert slots["offer"] == "steps:ask_activate_benefits" and "guide" not in slots
+    # Accepted, the steps start without the explanation again.
+    accepted = make_tracker({"language": "zh"}, intent="affirm",
+                            events=offered("steps:ask_activate_benefits", "affirm"))
+    messages, _, slots = await run(bot_actions.ActionHandleAnswer(), accepted, domain_dict)
+    assert "utter_explain_activate_benefits" not in [m.get("response") for m in messages]
+    assert slots["guide"] == "view_activate" and slots["offer"] is None
+    assert slots["diagnosis"] == "activate_benefits"
+
+
+async def test_a_second_question_is_explained_before_the_question_an_error_raises(
+        domain_dict) -> None:
+    # The access-ID error asks which case applies; the clause about remaining incidents
+    # (a guide topic) gets its facts first, and no guide starts under the question.
+    text = "Azure 提示访问 ID 已关联到帐户，这个能忽略吗？还有剩余事件数在哪看？"
+    tracker = make_tracker({"language": "zh", "diagnosis": "access_id_already_associated"},
+                           intent="report_access_id_associated", text=text,
+                           events=[user("report_access_id_associated", text)])
+    messages, _, slots = await run(bot_actions.ActionClearStaleAnswers(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_explain_remaining_incidents"]
+    assert "guide" not in slots and "offer" not in slots
 
 
 @pytest.mark.parametrize(("text", "response"), [

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.entities import Lookup, build_lookups, find_entities, fold, resolve_negations  # noqa: F401
+from components.entities import (  # noqa: F401
+    Lookup, build_lookups, competency_subjects, find_entities, fold, resolve_negations)
 
 TABLES = [
     {"name": "membership", "elements": ["ゴールド", "Gold", "シルバー", "金牌", "银牌", "金排"]},
@@ -26,7 +27,7 @@ ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role"}
 
 def values(text: str) -> list[tuple[str, str]]:
     lookups = build_lookups(TABLES, ENTITIES)
-    found = resolve_negations(text, find_entities(text, lookups, SYNONYMS))
+    found = resolve_negations(text, competency_subjects(text, find_entities(text, lookups, SYNONYMS)))
     return sorted((e["entity"], e["value"]) for e in found)
 
 
@@ -51,11 +52,17 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("本地应该改成云", [("support_kind", "cloud")]),
     ("我们不走本地", [("support_kind", "cloud")]),
     ("银牌不对，是金牌", [("membership", "gold")]),
+    ("哦不对，是银牌，金牌是以前的", [("membership", "silver")]),
+    ("ゴールドは前の話で、今はシルバーです", [("membership", "silver")]),
     ("不知道我们算不算云", [("support_kind", "cloud")]),
     ("是不是金牌我也不确定", [("membership", "gold")]),
     ("オンプレじゃなくてクラウドの話です", [("support_kind", "cloud")]),
     ("オンプレではないです", [("support_kind", "cloud")]),
-    ("我们的能力不属于云那一类", [("support_kind", "on_premises")]),
+    # "cloud" said of the competency is the competency kind.
+    ("我们的能力不属于云那一类", [("competency_kind", "other")]),
+    ("あとコンピテンシーもクラウドのじゃなかったです", [("competency_kind", "other")]),
+    ("资格是云的", [("competency_kind", "cloud")]),
+    ("コンピテンシーがあるのでクラウドのサポートを使いたい", [("support_kind", "cloud")]),
     ("ゴールドだとオンプレとクラウドはそれぞれ何件？",
      [("membership", "gold"), ("support_kind", "both")]),
     ("金牌本地和云分别几个", [("membership", "gold"), ("support_kind", "both")]),

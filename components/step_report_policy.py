@@ -1,0 +1,101 @@
+"""Reads a report on the current guide step as the answer to "did that work?".
+
+In the middle of a guide, partners answer the step in their own words, and those words
+often name another situation: "还是看不到访问 ID 和合同 ID" is not the access-ID question
+but "still not there", "MPNのアカウントで入ってます。それでもダメです" not a new topic but
+"that didn't help". The intent classifier reads each message alone, so a rule would
+start the other topic. The entity `step_report` (components/step_reports.py) marks
+such a report; while a guide is in progress and no form asks its own question, this
+policy outranks the rules and continues the guide: `failed` → the step's next likely
+cause, `done` → the next step.
+
+Bare answers (yes / no / don't know / a value) go to `action_handle_answer`, which reads
+the same entity; a request for a person and the guide's own intents keep their rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.step_reports import DONE, FAILED, insists, step_report
+
+ACTION_OF_REPORT = {FAILED: "action_guide_failed", DONE: "action_guide_next"}
+# Intents whose own rules already read the message as a reply or must win.
+KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all",
+                "affirm", "deny", "dont_know", "inform")
+
+
+def topic_of(domain: Domain, intent: str | None) -> str | None:
+    """The situation an intent names: its `from_intent` mapping of the slot `diagnosis`."""
+    slot = next((slot for slot in domain.slots if slot.name == "diagnosis"), None)
+    return next((mapping.get("value") for mapping in (slot.mappings if slot else [])
+                 if mapping.get("type") == "from_intent" and mapping.get("intent") == intent), None)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class StepReportPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Above RulePolicy (6), below MessageLengthPolicy (8).
+        return {"priority": 7}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> StepReportPolicy:
+        return cls(config, model_storage, resource, execution_context)
+
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain,
+              **kwargs: Any) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        action = self._next_action(tracker, domain)
+        if action:
+            probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    def _next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+        message = tracker.latest_message
+        if message is None or tracker.active_loop_name:
+            return None
+        report = step_report(message.entities)
+        intent = message.intent.get("name")
+        if report is None or intent in KEPT_INTENTS:
+            return None
+        topic = topic_of(domain, intent)
+        if topic and topic == tracker.get_slot("guide_diagnosis") and not insists(message.entities):
+            # The guide's own problem told again ("アクティブ化ボタンが押せません" in the
+            # activation guide, maybe in another language): its rule explains it again;
+            # "还是点不了" (still) is a report on the step.
+            return None
+        if tracker.latest_action_name == ACTION_OF_REPORT[report]:
+            return ACTION_LISTEN_NAME  # the report was answered; no rule follows it
+        in_guide = tracker.get_slot("guide") and tracker.get_slot("guide_step") is not None
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and in_guide:
+            return ACTION_OF_REPORT[report]
+        return None

@@ -1,0 +1,67 @@
+"""Lets the support kind a message names decide between the two request intents.
+
+"How do I open a support request?" reads the same for on-premises and cloud products,
+so the classifier sometimes ranks the wrong one first ("クラウド製品のトラブルで…パートナー
+特典で出せますか" as the on-premises request). When the message names exactly one support
+kind (entity `support_kind`, negations resolved: "Azure ではなくオンプレ" is on-premises)
+and the top intent is the request intent of the other kind, the two swap places in the
+ranking. A message that names both kinds, or none, keeps the classifier's reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+
+def reranked(ranking: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    """The ranking with `wanted` and the top intent swapped (names and confidences)."""
+    top = ranking[0]
+    other = next((item for item in ranking if item["name"] == wanted),
+                 {"name": wanted, "confidence": 0.0})
+    swapped = [{"name": wanted, "confidence": top["confidence"]},
+               {"name": top["name"], "confidence": other["confidence"]}]
+    rest = [item for item in ranking[1:] if item["name"] != wanted]
+    return [swapped[0], *sorted([swapped[1], *rest], key=lambda item: -item["confidence"])]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SupportKindIntents(GraphComponent):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # support kind → the intent that asks how to open a request for it
+        return {"request_intents": {"on_premises": "ask_onprem_request",
+                                    "cloud": "ask_cloud_support"}}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._request_intents: dict[str, str] = dict(config["request_intents"])
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SupportKindIntents:
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            kinds = {entity.get("value") for entity in message.get(ENTITIES) or []
+                     if entity.get("entity") == "support_kind"}
+            if intent.get("name") not in self._request_intents.values() or len(kinds) != 1:
+                continue
+            wanted = self._request_intents.get(str(next(iter(kinds))))
+            if wanted and wanted != intent.get("name"):
+                ranking = reranked(message.get(INTENT_RANKING_KEY) or [intent], wanted)
+                message.set(INTENT, ranking[0], add_to_output=True)
+                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages

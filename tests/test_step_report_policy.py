@@ -1,0 +1,96 @@
+"""The StepReportPolicy on real Rasa trackers and the project's domain: a report on the
+current guide step continues the guide whatever topic its words also name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.step_report_policy import StepReportPolicy
+from components.step_reports import step_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(ROOT / "domain.yml")
+
+
+@pytest.fixture(scope="module")
+def policy() -> StepReportPolicy:
+    return StepReportPolicy.create(StepReportPolicy.get_default_config(), None, None,  # type: ignore[arg-type]  # unused by this policy
+                                   ExecutionContext(GraphSchema({})))
+
+
+def report(value: str) -> dict[str, Any]:
+    return {"entity": "step_report", "value": value, "start": 0, "end": 2}
+
+
+def tracker(domain: Domain, intent: str, entities: list[dict[str, Any]], in_guide: bool = True,
+            after: list[Event] | None = None) -> DialogueStateTracker:
+    events: list[Event] = [ActionExecuted("action_listen")]
+    if in_guide:
+        events += [SlotSet("guide", "view_activate"), SlotSet("guide_step", 2.0)]
+    events += [UserUttered("还是看不到访问 ID", intent={"name": intent, "confidence": 0.9},
+                           entities=entities), *(after or [])]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+def predicted(policy: StepReportPolicy, domain: Domain, state: DialogueStateTracker) -> str | None:
+    probabilities = policy.predict_action_probabilities(state, domain).probabilities
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return domain.action_names_or_texts[best] if probabilities[best] > 0 else None
+
+
+@pytest.mark.parametrize(("intent", "value", "action"), [
+    ("report_access_id_associated", "failed", "action_guide_failed"),
+    ("ask_access_contract_ids", "done", "action_guide_next"),
+    ("nlu_fallback", "failed", "action_guide_failed"),
+])
+def test_a_report_in_a_guide_continues_the_guide(policy: StepReportPolicy, domain: Domain,
+                                                 intent: str, value: str, action: str) -> None:
+    assert predicted(policy, domain, tracker(domain, intent, [report(value)])) == action
+    # …and then the bot listens: no rule follows the guide action for this intent.
+    answered = tracker(domain, intent, [report(value)], after=[ActionExecuted(action)])
+    assert predicted(policy, domain, answered) == "action_listen"
+
+
+@pytest.mark.parametrize(("intent", "entities", "in_guide", "after"), [
+    ("report_access_id_associated", [], True, []),  # no report: the topic's rule answers
+    ("report_access_id_associated", [report("failed")], False, []),  # no guide in progress
+    ("request_human", [report("failed")], True, []),  # a person wins
+    ("deny", [report("failed")], True, []),  # bare answers: action_handle_answer reads them
+    ("report_access_id_associated", [report("failed")], True,
+     [ActiveLoop("access_id_form")]),  # a form asks its own question
+])
+def test_other_messages_are_left_to_the_rules(policy: StepReportPolicy, domain: Domain, intent: str,
+                                              entities: list[dict[str, Any]], in_guide: bool,
+                                              after: list[Event]) -> None:
+    state = tracker(domain, intent, entities, in_guide)
+    for event in after:
+        state.update(event)
+    assert predicted(policy, domain, state) is None
+
+
+@pytest.mark.parametrize(("value", "action"), [("failed", None), ("still", "action_guide_failed")])
+def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists(
+        policy: StepReportPolicy, domain: Domain, value: str, action: str | None) -> None:
+    # "アクティブ化ボタンが押せません" again in the activation guide: explained again;
+    # "还是点不了" (still): the step's next cause.
+    state = tracker(domain, "report_activation_failed", [report(value)],
+                    after=[SlotSet("guide_diagnosis", "activation_role_required")])
+    assert predicted(policy, domain, state) == action
+
+
+def test_a_failure_in_the_same_message_wins_over_a_success() -> None:
+    assert step_report([report("done"), report("still")]) == "failed"
+    assert step_report([report("done"), report("failed")]) == "failed"
+    assert step_report([report("done")]) == "done"
+    assert step_report([{"entity": "membership", "value": "gold"}]) is None
