@@ -922,7 +922,7 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         topics = diagnosis_of_intents(domain)
         previous = slot_before_this_turn(tracker, "diagnosis")
         other_topic = intent in topics and topics[intent] != previous
-        answered = self.answers_requested_slot(tracker)
+        answered = self.answers_requested_slot(tracker, domain)
         if other_topic and not answered:
             raise ActionExecutionRejection(self.name(), f"change of topic: {intent}")
         if intent in topics and not answered:
@@ -937,12 +937,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
     # requested slot → another of the form's slots whose value also answers it
     answered_through: dict[str, str] = {}
 
-    def answers_requested_slot(self, tracker: Tracker) -> bool:
+    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict) -> bool:
         requested = tracker.get_slot("requested_slot")
         candidates = tracker.slots_to_validate()
         return (candidates.get(requested) is not None
                 or candidates.get(self.answered_through.get(requested, "")) is not None
-                or cued_value(tracker, requested) is not None)
+                or cued_value(tracker, requested) is not None
+                or (says_dont_know(tracker) and accepts_dont_know(domain, requested)))
 
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:
@@ -954,6 +955,8 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             # "算不算云能力我不清楚" names a value but does not give it.
             return [*events, SlotSet(requested, "unknown")]
         value = cued_value(tracker, requested)
+        if value is None and says_dont_know(tracker) and accepts_dont_know(domain, requested):
+            value = "unknown"  # "不清楚，会员资格不是我管的" read as something else
         if value is not None and tracker.slots_to_validate().get(requested) is None:
             events.append(SlotSet(requested, value))
         return events
@@ -1060,6 +1063,18 @@ def accepts_dont_know(domain: DomainDict, slot: str | None) -> bool:
     return any(m.get("type") == "from_intent" and m.get("intent") == "dont_know" for m in mappings)
 
 
+def says_dont_know(tracker: Tracker) -> bool:
+    """"I don't know" in the partner's words (actions/content/cues.yml `dont_know`)."""
+    return cued_value(tracker, "dont_know") is not None
+
+
+def opening_cue(tracker: Tracker, question: str) -> str | None:
+    """The value whose cue word opens the message ("好的，…", "いえ、…")."""
+    folded = fold_kana_with_spans(tracker.latest_message.get("text") or "")[0].lstrip()
+    return next((value for value, words in load_content().cues.get(question, {}).items()
+                 if any(folded.startswith(word) for word in words)), None)
+
+
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:
     """The value a cue word of the pending question gives; a negated cue ("クラウド系
     じゃない") gives the other value of a two-valued fact, or none."""
@@ -1135,9 +1150,12 @@ class ActionClarify(Action):
         pending = pending_offer(tracker)
         ranked = {item.get("name"): item.get("confidence", 0)
                   for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
-        if pending and max(ranked.get("affirm", 0), ranked.get("deny", 0)) >= OFFER_REPLY_CONFIDENCE:
-            # An unsure "はい、確認の手順を…" right after an offer: read it as the reply.
-            if ranked.get("affirm", 0) >= ranked.get("deny", 0):
+        opening = opening_cue(tracker, "offer")
+        if pending and (opening or max(ranked.get("affirm", 0), ranked.get("deny", 0))
+                        >= OFFER_REPLY_CONFIDENCE):
+            # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer:
+            # read it as the reply.
+            if opening == "yes" or (opening is None and ranked.get("affirm", 0) >= ranked.get("deny", 0)):
                 return accept_offer(dispatcher, tracker, domain, pending)
             return decline_offer(dispatcher, tracker, pending)
         if wants_person(tracker):

@@ -27,8 +27,9 @@ def _load(name: str) -> Any:
 
 
 def _require_text_keys(node: Any, where: str) -> None:
-    """YAML reads an unquoted `yes:`/`no:`/`on:` key as a boolean, so a lookup by its
-    name fails only when a partner reaches it; refuse such a file at start-up instead."""
+    """YAML reads an unquoted `yes:`/`no:`/`on:` key (or list item) as a boolean, so a
+    lookup by its name fails only when a partner reaches it; refuse such a file at
+    start-up instead."""
     if isinstance(node, dict):
         for key, value in node.items():
             if not isinstance(key, str):
@@ -37,6 +38,8 @@ def _require_text_keys(node: Any, where: str) -> None:
             _require_text_keys(value, f"{where} > {key}")
     elif isinstance(node, list):
         for item in node:
+            if isinstance(item, bool):  # a cue word `no` / `yes` read as a boolean
+                raise ValueError(f"actions/content/{where}: {item!r} is not text; quote it")
             _require_text_keys(item, where)
 
 

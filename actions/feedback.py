@@ -101,12 +101,12 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             events.append(SlotSet("feedback", value))
         return events
 
-    def answers_requested_slot(self, tracker: Tracker) -> bool:
+    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict) -> bool:
         if tracker.get_slot("requested_slot") == "feedback_comment":
             # Any text fills the comment (often one the classifier takes for out of
             # scope); another situation's question is not one.
             return self.topics.get(bot.latest_intent(tracker) or "", OUT_OF_SCOPE) == OUT_OF_SCOPE
-        return super().answers_requested_slot(tracker)
+        return super().answers_requested_slot(tracker, domain)
 
     topics: dict[str, str] = {}  # intent → diagnosis, from the domain (the same for all)
 

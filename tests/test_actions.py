@@ -89,6 +89,9 @@ def test_a_content_file_with_a_boolean_key_is_refused(tmp_path, monkeypatch) -> 
     monkeypatch.setattr(content, "CONTENT", tmp_path)
     with pytest.raises(ValueError, match=r"labels.yml > ui: key True is not text"):
         content._load("labels.yml")
+    (tmp_path / "cues.yml").write_text('offer:\n  "no": [不用, no]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cues.yml > offer > no: False is not text"):
+        content._load("cues.yml")
 
 
 @pytest.mark.parametrize("diagnosis", sorted(CONTENT.starts))

@@ -42,6 +42,22 @@ async def test_an_offer_is_answered_by_the_next_yes_or_no(domain_dict, offer: st
     assert slots["offer"] is None
 
 
+@pytest.mark.parametrize(("text", "response"), [
+    ("好的，请告诉我怎么查", "utter_explain_remaining_incidents"),
+    ("いえ、自分で調べてみます", "utter_offer_declined"),
+])
+async def test_an_unsure_reply_to_an_offer_is_read_by_its_opening_words(
+        domain_dict, text: str, response: str) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.4},
+               {"name": "ask_remaining_incidents", "confidence": 0.3}]
+    events = [user("report_no_benefits"), slot("offer", "remaining_incidents"),
+              user("nlu_fallback", text)]
+    tracker = make_tracker({"language": "zh"}, intent="nlu_fallback", ranking=ranking, text=text,
+                           events=events)
+    messages, _, slots = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == response and slots["offer"] is None
+
+
 async def test_an_offer_lapses_after_one_turn(domain_dict) -> None:
     events = [user("report_no_benefits"), slot("offer", "paid_plans"), user("thank"), user("affirm")]
     messages, _, _ = await run(bot_actions.ActionHandleAnswer(),
