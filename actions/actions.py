@@ -38,8 +38,9 @@ from actions.content import (
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
 from components.language import fold_kana_with_spans
-from components.negation import OTHER_VALUE, is_negated
+from components.negation import BOTH_SUPPORT_KINDS, OTHER_VALUE, is_negated
 from components.step_reports import DONE, step_report
+from components.support_kinds import other_request_intent
 
 # Fit the clause classifier while the action server starts, not in a partner's turn.
 threading.Thread(target=clause_classifier, name="clause-classifier", daemon=True).start()
@@ -618,8 +619,11 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     topics, answers = diagnosis_of_intents(domain), topic_actions()
 
     def answerable(name: object) -> bool:
-        return name != top and name in topics and name in answers
+        return name != top and name in topics and (name in answers or name in form_of_intents())
 
+    other_kind = other_request_intent(top)
+    if latest_entity(tracker, "support_kind") == BOTH_SUPPORT_KINDS and answerable(other_kind):
+        return other_kind  # "オンプレのリクエストはどこから？クラウドの場合は？"
     readings = clause_intents(text)
     for name, probability in readings:
         if answerable(name) and probability >= CLAUSE_TOPIC_CONFIDENCE:
@@ -654,9 +658,14 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     """Answers a second question of the message. A topic with a guide always gets its
     explanation (the facts asked for); its steps start only when no other guide is in
     hand and no question is pending, since two at once cannot both be followed: with a
-    guide in hand they are offered, with a question pending they wait for the partner."""
+    guide in hand they are offered, with a question pending they wait for the partner.
+    A topic that asks its own question (a form) is offered, unless a question is pending."""
     intent = second_topic(tracker, domain, answered)
-    if intent is None or uttered_this_turn(tracker, topic_actions()[intent]):
+    if intent is None:
+        return []
+    if intent in form_of_intents():
+        return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "topic")
+    if uttered_this_turn(tracker, topic_actions()[intent]):
         return []
     in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
     if "action_start_guide" not in topic_actions()[intent] or not (in_hand or question_pending):
@@ -666,17 +675,23 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     for action in topic_actions()[intent]:
         if action.startswith("utter_"):
             dispatcher.utter_message(response=action)
-    if question_pending:
-        return []
+    return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "steps")
+
+
+def offer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str,
+                       kind: str) -> list[EventType]:
+    """Offers what is left of a second question: its steps (`steps`, already explained)
+    or its own question (`topic`)."""
     content = load_content()
     language = language_of(tracker)
-    dispatcher.utter_message(response="utter_offer_second_topic",
+    response = "utter_offer_second_topic" if kind == "steps" else "utter_offer_second_question"
+    dispatcher.utter_message(response=response,
                              topic=content.label(language, "intents", intent),
                              buttons=[{"title": content.label(language, "ui", "yes"),
-                                       "payload": payload(intent)},
+                                       "payload": payload("affirm")},
                                       {"title": content.label(language, "ui", "no"),
                                        "payload": payload("deny")}])
-    return [offer(f"steps:{intent}")]
+    return [offer(f"{kind}:{intent}")]
 
 
 def show_menu(dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -703,6 +718,10 @@ def accept_offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dom
     if name.startswith("steps:"):  # the topic was explained with the offer
         return [consumed, *run_topic(dispatcher, tracker, domain, name.split(":", 1)[1],
                                      explained=True)]
+    if name.startswith("topic:"):  # a topic that asks its own question: its form asks it
+        intent = name.split(":", 1)[1]
+        return [consumed, SlotSet("diagnosis", diagnosis_of_intents(domain).get(intent)),
+                FollowupAction(form_of_intents()[intent])]
     position = position_of(tracker)
     if name == "resume_guide" and position:
         return [consumed, *resume_guide(dispatcher, tracker, position)]

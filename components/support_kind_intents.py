@@ -19,6 +19,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from components.support_kinds import REQUEST_INTENTS
+
 
 def reranked(ranking: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
     """The ranking with `wanted` and the top intent swapped (names and confidences)."""
@@ -36,8 +38,7 @@ class SupportKindIntents(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # support kind → the intent that asks how to open a request for it
-        return {"request_intents": {"on_premises": "ask_onprem_request",
-                                    "cloud": "ask_cloud_support"}}
+        return {"request_intents": dict(REQUEST_INTENTS)}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._request_intents: dict[str, str] = dict(config["request_intents"])

@@ -165,6 +165,30 @@ async def test_a_second_topic_that_needs_a_guide_starts_it_when_no_guide_is_in_h
     assert slots["diagnosis"] == "activate_benefits"
 
 
+async def test_a_second_topic_that_asks_its_own_question_is_offered(domain_dict) -> None:
+    text = "TPDって何ですか？あと、うちは何件使えますか"
+    ranking = [{"name": "ask_tpd", "confidence": 0.9}, {"name": "ask_entitlement", "confidence": 0.08}]
+    tracker = make_tracker({"language": "ja", "diagnosis": "tpd_services"}, intent="ask_tpd",
+                           ranking=ranking, text=text, events=[user("ask_tpd", text)])
+    messages, _, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_offer_second_question"]
+    assert slots["offer"] == "topic:ask_entitlement"
+    accepted = make_tracker({"language": "ja"}, intent="affirm",
+                            events=offered("topic:ask_entitlement", "affirm"))
+    _, events, slots = await run(bot_actions.ActionHandleAnswer(), accepted, domain_dict)
+    assert slots["diagnosis"] == "entitlement"
+    assert events[-1] == {"event": "followup", "name": "entitlement_form", "timestamp": None}
+
+
+async def test_a_request_for_both_support_kinds_asks_for_the_other_request_too(domain_dict) -> None:
+    text = "オンプレ製品のリクエストはどこから出しますか？クラウドの場合は？"
+    tracker = make_tracker({"language": "ja", "diagnosis": "onprem_support_request"},
+                           intent="ask_onprem_request", text=text,
+                           entities=[{"entity": "support_kind", "value": "both"}],
+                           events=[user("ask_onprem_request", text)])
+    assert bot_actions.second_topic(tracker, domain_dict) == "ask_cloud_support"
+
+
 async def test_a_second_question_is_explained_before_the_question_an_error_raises(
         domain_dict) -> None:
     # The access-ID error asks which case applies; the clause about remaining incidents
