@@ -66,6 +66,11 @@ def clause_classifier() -> Pipeline:
     return classifier.fit(texts, intents)
 
 
+# A clause that compares ("跟支持事件有什么区别？", "インシデントとの違いは？") asks more
+# about the clause before it, whatever the words it compares with.
+COMPARISON = re.compile(r"区别|区分|不同|差别|差异|違い|違う|違います|比べ")
+
+
 def clause_intents(text: str) -> list[tuple[str, float]]:
     """The most likely intent of each clause and its probability, for a message of two
     clauses or more; nothing for a single clause (the message's own intent is its)."""
@@ -74,8 +79,10 @@ def clause_intents(text: str) -> list[tuple[str, float]]:
         return []
     classifier = clause_classifier()
     labels = classifier.classes_
-    return [(str(labels[row.argmax()]), float(row.max()))
-            for row in classifier.predict_proba(parts)]
+    readings = [(str(labels[row.argmax()]), float(row.max()))
+                for row in classifier.predict_proba(parts)]
+    return [readings[i - 1] if i and COMPARISON.search(part) else reading
+            for i, (part, reading) in enumerate(zip(parts, readings, strict=True))]
 
 
 def likeliest_intent(text: str) -> tuple[str, float]:

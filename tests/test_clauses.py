@@ -27,6 +27,8 @@ def test_training_examples_lose_their_annotation_markup() -> None:
     ("コントラクトIDってどこで見られますか？あと、プレミアサポートについても知りたい",
      "ask_access_contract_ids", "ask_paid_plans"),
     ("激活按钮在哪里？另外 TPD 服务是什么意思", "ask_activate_benefits", "ask_tpd"),
+    # A comparison asks more about the clause before it.
+    ("TPDって何ですか？サポート インシデントとの違いは？", "ask_tpd", "ask_tpd"),
 ])
 def test_each_clause_gets_its_own_topic(text: str, first: str, second: str) -> None:
     assert [intent for intent, _ in clause_intents(text)] == [first, second]
