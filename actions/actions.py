@@ -408,6 +408,9 @@ class ActionAnswerEntitlement(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
+        return self.answer(dispatcher, tracker)
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         content = load_content()
         table = content.entitlement
         membership = tracker.get_slot("membership")
@@ -604,7 +607,7 @@ def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
 # A message that asks two things ("アクセスIDって何？あと、残りの件数は？"): each clause's
 # own topic (actions/clauses.py) first; when a clause is not read with some confidence,
 # the topic the classifier ranks just below the first.
-CLAUSE_TOPIC_CONFIDENCE = 0.5
+CLAUSE_TOPIC_CONFIDENCE = 0.45
 CLAUSE_READ_CONFIDENCE = 0.4
 SECOND_TOPIC_CONFIDENCE = 0.05
 
@@ -628,8 +631,8 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     for name, probability in readings:
         if answerable(name) and probability >= CLAUSE_TOPIC_CONFIDENCE:
             return name
-    if all(probability >= CLAUSE_READ_CONFIDENCE for _, probability in readings):
-        return None  # every clause was read, none as another topic: no second question
+    if all(name == top and probability >= CLAUSE_READ_CONFIDENCE for name, probability in readings):
+        return None  # every clause was read as the message's own topic: no second question
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
         if answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE:
@@ -663,6 +666,11 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     intent = second_topic(tracker, domain, answered)
     if intent is None:
         return []
+    if form_of_intents().get(intent) == "entitlement_form" and all(
+            tracker.get_slot(slot) for slot in entitlement_questions(tracker)):
+        # "银牌云能力有几个事件？在 Azure 里面怎么链接？": everything the count needs is known.
+        return [event for event in ActionAnswerEntitlement().answer(dispatcher, tracker)
+                if event.get("name") != "diagnosis"]
     if intent in form_of_intents():
         return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "topic")
     if uttered_this_turn(tracker, topic_actions()[intent]):
@@ -970,15 +978,31 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         when the message names no entity for it ("契約の期限が先月で切れていました")."""
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         requested = tracker.get_slot("requested_slot")
-        if latest_intent(tracker) == "dont_know" and accepts_dont_know(domain, requested):
-            # "算不算云能力我不清楚" names a value but does not give it.
+        if ((latest_intent(tracker) == "dont_know" or says_dont_know(tracker))
+                and accepts_dont_know(domain, requested)):
+            # "算不算云能力我不清楚" names a value but does not give it; "不清楚，会员资格
+            # 不是我管的" is no "no" (the classifier may read it as one).
             return [*events, SlotSet(requested, "unknown")]
         value = cued_value(tracker, requested)
-        if value is None and says_dont_know(tracker) and accepts_dont_know(domain, requested):
-            value = "unknown"  # "不清楚，会员资格不是我管的" read as something else
         if value is not None and tracker.slots_to_validate().get(requested) is None:
             events.append(SlotSet(requested, value))
         return events
+
+
+def entitlement_questions(tracker: Tracker) -> list[str]:
+    """What the entitlement answer needs, given what is known: the membership; then the
+    support kind; for cloud support, the competency kind."""
+    membership = tracker.get_slot("membership")
+    if membership in ("action_pack", "unknown"):
+        return ["membership"]
+    support_kind = tracker.get_slot("support_kind")
+    if tracker.get_slot("requested_slot") == "competency_kind":
+        # "クラウド系じゃない" to the competency question describes the competency
+        # (validate_support_kind): the support kind stays the one asked about.
+        support_kind = slot_before_this_turn(tracker, "support_kind") or support_kind
+    if support_kind == "cloud":
+        return ["membership", "support_kind", "competency_kind"]
+    return ["membership", "support_kind"]
 
 
 class ValidateEntitlementForm(PendingQuestionValidation):
@@ -987,17 +1011,7 @@ class ValidateEntitlementForm(PendingQuestionValidation):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
-        membership = tracker.get_slot("membership")
-        if membership in ("action_pack", "unknown"):
-            return ["membership"]
-        support_kind = tracker.get_slot("support_kind")
-        if tracker.get_slot("requested_slot") == "competency_kind":
-            # "クラウド系じゃない" to the competency question describes the competency
-            # (validate_support_kind): the support kind stays the one asked about.
-            support_kind = slot_before_this_turn(tracker, "support_kind") or support_kind
-        if support_kind == "cloud":
-            return ["membership", "support_kind", "competency_kind"]
-        return ["membership", "support_kind"]
+        return entitlement_questions(tracker)
 
     # "クラウド系ではない" answers the competency question through the support kind.
     answered_through = {"competency_kind": "support_kind"}

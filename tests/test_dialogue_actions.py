@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import ActionExecutionRejection
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions as bot_actions
 from tests.test_actions import CONTENT, domain, domain_dict, guide_slots, make_tracker, run
@@ -178,6 +179,21 @@ async def test_a_second_topic_that_asks_its_own_question_is_offered(domain_dict)
     _, events, slots = await run(bot_actions.ActionHandleAnswer(), accepted, domain_dict)
     assert slots["diagnosis"] == "entitlement"
     assert events[-1] == {"event": "followup", "name": "entitlement_form", "timestamp": None}
+
+
+async def test_a_second_count_question_with_everything_known_is_answered(domain_dict) -> None:
+    text = "银牌云能力的 Azure 支持有几个事件？在 Azure 里面怎么链接？"
+    ranking = [{"name": "ask_cloud_support", "confidence": 0.8},
+               {"name": "ask_entitlement", "confidence": 0.15}]
+    known = {"language": "zh", "diagnosis": "cloud_support_request", "membership": "silver",
+             "support_kind": "cloud", "competency_kind": "cloud"}
+    tracker = make_tracker(known, intent="ask_cloud_support", ranking=ranking, text=text,
+                           events=[user("ask_cloud_support", text)])
+    collector = CollectingDispatcher()
+    events = bot_actions.answer_second_topic(collector, tracker, domain_dict)
+    messages = collector.messages
+    assert [m["response"] for m in messages] == ["utter_entitlement_cloud_unlimited"]
+    assert all(event.get("name") != "diagnosis" for event in events)
 
 
 async def test_a_request_for_both_support_kinds_asks_for_the_other_request_too(domain_dict) -> None:
