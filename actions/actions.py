@@ -1171,6 +1171,24 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
     return None
 
 
+# An unsure message whose ranking still names the topic just answered follows up on it.
+FOLLOW_UP_CONFIDENCE = 0.2
+
+
+def same_topic_follow_up(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The intent of the topic answered last turn, when the unsure message ranks it this
+    high and its answer is a plain one (a guide would start again from its first step)."""
+    previous = slot_before_this_turn(tracker, "diagnosis")
+    intent = next((name for name, diagnosis in diagnosis_of_intents(domain).items()
+                   if diagnosis == previous), None)
+    ranked = {item.get("name"): item.get("confidence", 0)
+              for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
+    if (intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]
+            and ranked.get(intent, 0) >= FOLLOW_UP_CONFIDENCE):
+        return intent
+    return None
+
+
 class ActionClarify(Action):
     """Low NLU or dialogue confidence: offer the likeliest situations as buttons, or the
     menu when none is plausible; on the second failure in a row, offer a person."""
@@ -1204,6 +1222,11 @@ class ActionClarify(Action):
         if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
             # An unsure "ちがう、ごーるどだった" still names the fact it answers.
             return handle_answer(dispatcher, tracker, domain, "inform")
+        same = same_topic_follow_up(tracker, domain)
+        if same:
+            # "毎回入れないといけないんですか" right after the IDs answer: a follow-up on the
+            # topic just answered, whose answer holds the facts around it.
+            return run_topic(dispatcher, tracker, domain, same)
         if recent_intents(tracker, 3).count("nlu_fallback") >= 2:
             dispatcher.utter_message(response="utter_clarify_handoff")
             return [offer("handoff")]

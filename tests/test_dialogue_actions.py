@@ -232,6 +232,18 @@ async def test_an_unsure_message_follows_a_confident_second_opinion(domain_dict,
     assert messages[0]["response"] == response
 
 
+async def test_an_unsure_follow_up_on_the_topic_just_answered_answers_it_again(domain_dict) -> None:
+    text = "毎回これを入れないとだめ？"
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45},
+               {"name": "ask_access_contract_ids", "confidence": 0.3}]
+    events = [user("ask_access_contract_ids", "アクセスIDはどこ？"),
+              slot("diagnosis", "access_contract_ids"), user("nlu_fallback", text)]
+    tracker = make_tracker({"diagnosis": "access_contract_ids"}, intent="nlu_fallback",
+                           ranking=ranking, text=text, events=events)
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_access_contract_ids"]
+
+
 async def test_an_unsure_message_without_a_confident_second_opinion_is_clarified(
         domain_dict) -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 0.5},
