@@ -79,6 +79,13 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
     return next(tracker.get_latest_entity_values(name), None)
 
 
+def corrects_a_fact(tracker: Tracker) -> bool:
+    """The message gives another value for a fact answered before ("期限切れでした" after
+    "前に追加しました")."""
+    return any(value is not None and slot_before_this_turn(tracker, entity) not in (None, value)
+               for entity in FACT_ENTITIES for value in [latest_entity(tracker, entity)])
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
@@ -329,6 +336,9 @@ class GuideAction(Action, ABC):
         pending = pending_offer(tracker)
         if position is None and pending:  # "はい、その手順を教えて" to an offer of steps
             return accept_offer(dispatcher, tracker, domain, pending)
+        if position is None and corrects_a_fact(tracker):
+            # "いや、違うかも。契約自体が期限切れでした": no step failed, an answer changed.
+            return handle_answer(dispatcher, tracker, domain, "inform")
         if position is None:
             return show_menu(dispatcher, tracker, "utter_no_active_guide")
         # A report on the step in words of another situation ("可以了，权益都显示出来了",

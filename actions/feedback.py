@@ -88,6 +88,8 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             # question has lapsed; end the form without asking again.
             return [SlotSet("requested_slot", None)]
         ValidateFeedbackForm.topics = bot.diagnosis_of_intents(domain)
+        if requested == "feedback" and bot.corrects_a_fact(tracker):
+            raise ActionExecutionRejection(self.name(), "an earlier answer corrected")
         if requested == "feedback" and bot.latest_intent(tracker) not in ANSWER_INTENTS \
                 and bot.cued_value(tracker, requested) is None:
             raise ActionExecutionRejection(self.name(), "not an answer to the feedback question")

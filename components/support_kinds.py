@@ -1,5 +1,5 @@
 """The two support kinds and the intent that asks how to open a request for each: read by
-the NLU component that lets a named kind pick the intent (components/support_kind_intents.py)
+the NLU component that lets a named kind pick the intent (components/intent_rules.py)
 and by the actions (a message about both kinds asks for both requests). Standard library
 only: the action server imports it without Rasa.
 """

@@ -59,6 +59,17 @@ async def test_an_unsure_reply_to_an_offer_is_read_by_its_opening_words(
     assert messages[0]["response"] == response and slots["offer"] is None
 
 
+async def test_a_corrected_answer_outside_a_guide_is_answered_again(domain_dict) -> None:
+    # "いや、違うかも。契約自体が期限切れでした", classified as "that didn't work".
+    events = [user("inform"), slot("contract_state", "linked"),
+              slot("diagnosis", "access_id_already_associated_linked"), user("guide_failed")]
+    tracker = make_tracker({"diagnosis": "access_id_already_associated_linked",
+                            "contract_state": "expired"}, intent="guide_failed",
+                           entities=[{"entity": "contract_state", "value": "expired"}], events=events)
+    _, events, _ = await run(bot_actions.ActionGuideFailed(), tracker, domain_dict)
+    assert events[-1] == {"event": "followup", "name": "access_id_form", "timestamp": None}
+
+
 async def test_an_offer_lapses_after_one_turn(domain_dict) -> None:
     events = [user("report_no_benefits"), slot("offer", "paid_plans"), user("thank"), user("affirm")]
     messages, _, _ = await run(bot_actions.ActionHandleAnswer(),

@@ -1,11 +1,15 @@
-"""Lets the support kind a message names decide between the two request intents.
+"""Rules that correct the intent classifier where a message's own words decide.
 
-"How do I open a support request?" reads the same for on-premises and cloud products,
-so the classifier sometimes ranks the wrong one first ("クラウド製品のトラブルで…パートナー
-特典で出せますか" as the on-premises request). When the message names exactly one support
-kind (entity `support_kind`, negations resolved: "Azure ではなくオンプレ" is on-premises)
-and the top intent is the request intent of the other kind, the two swap places in the
-ranking. A message that names both kinds, or none, keeps the classifier's reading.
+- SupportKindIntents: "How do I open a support request?" reads the same for on-premises
+  and cloud products, so the classifier sometimes ranks the wrong one first ("クラウド製品
+  のトラブルで…パートナー特典で出せますか" as the on-premises request). When the message
+  names exactly one support kind (entity `support_kind`, negations resolved: "Azure では
+  なくオンプレ" is on-premises) and the top intent is the request intent of the other kind,
+  the two swap places in the ranking. Both kinds named, or none: the classifier's reading.
+- IntentNeedsWords: an intent that stands for one exact error message ("This access ID is
+  already associated…") is not the reading of a message without any of that message's
+  words ("Azure VM が AllocationFailed エラーで起動しない" is a product problem, not the
+  access-ID error); the next intent takes its place.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from components.language import fold_kana
 from components.support_kinds import REQUEST_INTENTS
 
 
@@ -63,6 +68,41 @@ class SupportKindIntents(GraphComponent):
             wanted = self._request_intents.get(str(next(iter(kinds))))
             if wanted and wanted != intent.get("name"):
                 ranking = reranked(message.get(INTENT_RANKING_KEY) or [intent], wanted)
+                message.set(INTENT, ranking[0], add_to_output=True)
+                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class IntentNeedsWords(GraphComponent):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # intent → words of which a message of that intent has at least one (config.yml)
+        return {"needs": {}}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._needs = {intent: [fold_kana(str(word)).lower() for word in words]
+                       for intent, words in config["needs"].items()}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentNeedsWords:
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            words = self._needs.get((message.get(INTENT) or {}).get("name"))
+            if not words or len(ranking) < 2:
+                continue
+            text = fold_kana(message.get(TEXT) or "").lower()
+            if not any(word in text for word in words):
+                ranking = reranked(ranking, ranking[1]["name"])
                 message.set(INTENT, ranking[0], add_to_output=True)
                 message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from components.support_kind_intents import SupportKindIntents
+from components.intent_rules import IntentNeedsWords, SupportKindIntents
 
 
 def parsed(intent: str, kinds: list[str]) -> Message:
@@ -38,3 +38,22 @@ def test_the_named_support_kind_decides_the_request_intent(intent: str, kinds: l
     confidences = [item["confidence"] for item in ranking[1:]]
     assert confidences == sorted(confidences, reverse=True)
     assert {item["name"] for item in ranking} >= {intent, expected}
+
+
+NEEDS = {"needs": {"report_access_id_associated": ["アクセス", "access", "访问", "ID", "関連付け", "关联"]}}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Azure VMを起動しようとするとAllocationFailedエラーが出ます", "out_of_scope"),
+    ("我们 Azure 上的虚拟机启动失败，报 AllocationFailed 错误", "out_of_scope"),
+    ("アクセスＩＤはすでにかんれんづけられていますと出ます", "report_access_id_associated"),
+    ("提示访问 ID 已关联", "report_access_id_associated"),
+    ("既に関連付けられていますって出た", "report_access_id_associated"),
+])
+def test_the_access_id_error_needs_its_own_words(text: str, expected: str) -> None:
+    ranking = [{"name": "report_access_id_associated", "confidence": 0.6},
+               {"name": "out_of_scope", "confidence": 0.3}, {"name": "greet", "confidence": 0.1}]
+    message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+    [message] = IntentNeedsWords(NEEDS).process([message])
+    assert message.get("intent")["name"] == expected
+    assert message.get("intent_ranking")[0] == message.get("intent")
