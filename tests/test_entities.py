@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from components.entities import (  # noqa: F401
-    Lookup, build_lookups, competency_subjects, find_entities, fold, resolve_negations)
+    Lookup,
+    build_lookups,
+    competency_subjects,
+    find_entities,
+    fold,
+    resolve_negations,
+)
 
 TABLES = [
     {"name": "membership", "elements": ["ゴールド", "Gold", "シルバー", "金牌", "银牌", "金排"]},
