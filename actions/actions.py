@@ -34,6 +34,7 @@ from actions.content import (
     form_of_intents,
     load_content,
     topic_actions,
+    topic_rules,
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
@@ -563,10 +564,16 @@ class ActionClearStaleAnswers(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        # The question comes next: a second question of the message is answered first.
-        return [SlotSet("has_membership", None),
-                SlotSet("contract_state", stated_contract_state(tracker)),
-                *answer_second_topic(dispatcher, tracker, domain, question_pending=True)]
+        return clear_stale_answers(dispatcher, tracker, domain)
+
+
+def clear_stale_answers(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                        answered: str | None = None) -> list[EventType]:
+    # The question comes next: a second question of the message is answered first.
+    return [SlotSet("has_membership", None),
+            SlotSet("contract_state", stated_contract_state(tracker)),
+            *answer_second_topic(dispatcher, tracker, domain, question_pending=True,
+                                 answered=answered)]
 
 
 # Diagnoses that refine another one (set by an answer action, not by an intent), for the
@@ -1161,7 +1168,12 @@ REPLY_INTENTS = ("affirm", "deny", "dont_know", "guide_next", "guide_failed")
 def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> list[EventType] | None:
     """What the second opinion's intent leads to, or None to clarify as usual."""
-    intent, probability = likeliest_intent(tracker.latest_message.get("text") or "")
+    text = tracker.latest_message.get("text") or ""
+    intent, probability = likeliest_intent(text)
+    first_clause = next(iter(clause_intents(text)), None)
+    if probability < SECOND_OPINION_CONFIDENCE and first_clause:
+        # Two questions confuse the whole-message reading; the first clause may be clear.
+        intent, probability = first_clause
     if probability < SECOND_OPINION_CONFIDENCE:
         return None
     if intent == "request_human":
@@ -1178,6 +1190,13 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
         return [*events, *answer_second_topic(
             dispatcher, tracker, domain, answered=intent,
             guide_started=any(event.get("name") == "guide" for event in events))]
+    if intent in form_of_intents() and intent in diagnosis_of_intents(domain):
+        # A topic that asks its own question: what its rule runs before the form, then it.
+        actions = [step.get("action") for step in topic_rules()[intent]]
+        before = (clear_stale_answers(dispatcher, tracker, domain, answered=intent)
+                  if "action_clear_stale_answers" in actions else [])
+        return [SlotSet("diagnosis", diagnosis_of_intents(domain)[intent]), *before,
+                FollowupAction(form_of_intents()[intent])]
     return None
 
 
