@@ -663,12 +663,18 @@ def run_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     `explained`: its responses were given already, only its guide is left."""
     diagnosis = diagnosis_of_intents(domain).get(intent)
     events: list[EventType] = [SlotSet("diagnosis", diagnosis)] if diagnosis else []
-    for action in topic_actions()[intent]:
-        if action.startswith("utter_") and not explained:
-            dispatcher.utter_message(response=action)
-        elif action == "action_start_guide" and diagnosis:
-            events += start_guide(dispatcher, tracker, diagnosis)
+    if not explained:
+        explain_topic(dispatcher, intent)
+    if "action_start_guide" in topic_actions()[intent] and diagnosis:
+        events += start_guide(dispatcher, tracker, diagnosis)
     return events
+
+
+def explain_topic(dispatcher: CollectingDispatcher, intent: str) -> None:
+    """The responses of the topic's rule (its facts), without its guide."""
+    for action in topic_actions()[intent]:
+        if action.startswith("utter_"):
+            dispatcher.utter_message(response=action)
 
 
 def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -697,9 +703,7 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
         # The message's own topic keeps the diagnosis; its guide, if any, is the second's.
         return [event for event in run_topic(dispatcher, tracker, domain, intent)
                 if event.get("name") != "diagnosis"]
-    for action in topic_actions()[intent]:
-        if action.startswith("utter_"):
-            dispatcher.utter_message(response=action)
+    explain_topic(dispatcher, intent)
     return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "steps")
 
 
@@ -913,8 +917,6 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         return apply_move(dispatcher, tracker,
                           step_done(guide, position) if done else step_failed(guide, position))
     form = form_for_answer(tracker, domain) if intent == "inform" else None
-    if form and form_of_diagnosis(domain, tracker.get_slot("diagnosis")) == form:
-        return [FollowupAction(form)]
     if form and tracker.get_slot("diagnosis") is None:
         # "うちはゴールドです" out of the blue: the question's situation starts.
         return [SlotSet("diagnosis", diagnosis_of_form(domain, form)), FollowupAction(form)]

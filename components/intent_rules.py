@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -38,15 +39,11 @@ def reranked(ranking: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]
     return [swapped[0], *sorted([swapped[1], *rest], key=lambda item: -item["confidence"])]
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class SupportKindIntents(GraphComponent):
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        # support kind → the intent that asks how to open a request for it
-        return {"request_intents": dict(REQUEST_INTENTS)}
+class IntentRule(GraphComponent, ABC):
+    """A rule that may put another intent in the top intent's place (`wanted`)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._request_intents: dict[str, str] = dict(config["request_intents"])
+        self._config = config
 
     @classmethod
     def create(
@@ -55,17 +52,17 @@ class SupportKindIntents(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> SupportKindIntents:
+    ) -> IntentRule:
         return cls(config)
+
+    @abstractmethod
+    def wanted(self, message: Message, top: str | None) -> str | None:
+        """The intent that should be on top instead of `top`, or None."""
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
-            kinds = {entity.get("value") for entity in message.get(ENTITIES) or []
-                     if entity.get("entity") == "support_kind"}
-            if intent.get("name") not in self._request_intents.values() or len(kinds) != 1:
-                continue
-            wanted = self._request_intents.get(str(next(iter(kinds))))
+            wanted = self.wanted(message, intent.get("name"))
             if wanted and wanted != intent.get("name"):
                 ranking = reranked(message.get(INTENT_RANKING_KEY) or [intent], wanted)
                 message.set(INTENT, ranking[0], add_to_output=True)
@@ -74,35 +71,35 @@ class SupportKindIntents(GraphComponent):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class IntentNeedsWords(GraphComponent):
+class SupportKindIntents(IntentRule):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    def wanted(self, message: Message, top: str | None) -> str | None:
+        kinds = {entity.get("value") for entity in message.get(ENTITIES) or []
+                 if entity.get("entity") == "support_kind"}
+        if top not in REQUEST_INTENTS.values() or len(kinds) != 1:
+            return None
+        return REQUEST_INTENTS.get(str(next(iter(kinds))))
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class IntentNeedsWords(IntentRule):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # intent → words of which a message of that intent has at least one (config.yml)
         return {"needs": {}}
 
     def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
         self._needs = {intent: [fold_kana(str(word)).lower() for word in words]
                        for intent, words in config["needs"].items()}
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> IntentNeedsWords:
-        return cls(config)
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            ranking = message.get(INTENT_RANKING_KEY) or []
-            words = self._needs.get((message.get(INTENT) or {}).get("name"))
-            if not words or len(ranking) < 2:
-                continue
-            text = fold_kana(message.get(TEXT) or "").lower()
-            if not any(word in text for word in words):
-                ranking = reranked(ranking, ranking[1]["name"])
-                message.set(INTENT, ranking[0], add_to_output=True)
-                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        return messages
+    def wanted(self, message: Message, top: str | None) -> str | None:
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        words = self._needs.get(top or "")
+        if not words or len(ranking) < 2:
+            return None
+        text = fold_kana(message.get(TEXT) or "").lower()
+        return None if any(word in text for word in words) else str(ranking[1]["name"])

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components import rasa_patches
+from components.one_action_policy import OneActionPolicy
 
 TOO_LONG_RESPONSE = "utter_message_too_long"
 
@@ -27,7 +23,7 @@ TOO_LONG_RESPONSE = "utter_message_too_long"
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class MessageLengthPolicy(Policy):
+class MessageLengthPolicy(OneActionPolicy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Rasa builds this policy wherever it trains or loads this project's model (also
         # without endpoints.yml: `rasa shell`, `rasa test`, an Agent), so the project's
@@ -39,32 +35,9 @@ class MessageLengthPolicy(Policy):
     def get_default_config() -> dict[str, Any]:
         return {"priority": 8, "max_chars": 2000}
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> MessageLengthPolicy:
-        return cls(config, model_storage, resource, execution_context)
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain,
-              **kwargs: Any) -> Resource:
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
         text = tracker.latest_message.text if tracker.latest_message else None
-        if text and len(text) > self.config["max_chars"]:
-            answered = tracker.latest_action_name == TOO_LONG_RESPONSE
-            next_action = ACTION_LISTEN_NAME if answered else TOO_LONG_RESPONSE
-            probabilities[domain.index_for_action(next_action)] = 1.0
-        return self._prediction(probabilities)
+        if not text or len(text) <= self.config["max_chars"]:
+            return None
+        answered = tracker.latest_action_name == TOO_LONG_RESPONSE
+        return ACTION_LISTEN_NAME if answered else TOO_LONG_RESPONSE

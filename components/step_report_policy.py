@@ -17,16 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from components.one_action_policy import OneActionPolicy
 from components.step_reports import DONE, FAILED, insists, step_report
 
 ACTION_OF_REPORT = {FAILED: "action_guide_failed", DONE: "action_guide_next"}
@@ -45,41 +41,13 @@ def topic_of(domain: Domain, intent: str | None) -> str | None:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class StepReportPolicy(Policy):
+class StepReportPolicy(OneActionPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # Above RulePolicy (6), below MessageLengthPolicy (8).
         return {"priority": 7}
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> StepReportPolicy:
-        return cls(config, model_storage, resource, execution_context)
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain,
-              **kwargs: Any) -> Resource:
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        action = self._next_action(tracker, domain)
-        if action:
-            probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
-
-    def _next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
         message = tracker.latest_message
         if message is None or tracker.active_loop_name:
             return None
