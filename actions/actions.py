@@ -893,6 +893,12 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
                   intent: str | None) -> list[EventType]:
     if wants_person(tracker):
         return handoff(dispatcher, tracker)
+    previous = slot_before_this_turn(tracker, "diagnosis")
+    if intent in diagnosis_of_intents(domain) and tracker.get_slot("diagnosis") != previous:
+        # The late answer to a question (components/late_answer_policy.py) in words of
+        # another situation: an answer, and its mapping's `diagnosis` is undone.
+        return [SlotSet("diagnosis", previous),
+                *handle_answer(dispatcher, tracker, domain, "inform")]
     pending = pending_offer(tracker)
     if pending and intent in ("affirm", "dont_know"):
         return accept_offer(dispatcher, tracker, domain, pending)
@@ -1005,7 +1011,18 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         value = cued_value(tracker, requested)
         if value is not None and tracker.slots_to_validate().get(requested) is None:
             events.append(SlotSet(requested, value))
+        if requested is None:
+            events += self.corrections_in_cues(tracker, domain)
         return events
+
+    def corrections_in_cues(self, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """A reply that comes back to an answered question in the options' own words
+        ("哦不是，是我们之前在本地支持那边加过一次" after "expired") corrects the answer."""
+        own = domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
+        return [SlotSet(slot, value) for slot in own
+                if tracker.get_slot(slot) not in (None, "unknown")
+                and tracker.slots_to_validate().get(slot) is None
+                and (value := cued_value(tracker, slot)) not in (None, tracker.get_slot(slot))]
 
 
 def entitlement_questions(tracker: Tracker) -> list[str]:
@@ -1037,8 +1054,11 @@ class ValidateEntitlementForm(PendingQuestionValidation):
 
     async def extract_support_kind(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        """A competency ("Cloud Platform です") is only asked about for cloud support."""
-        if tracker.get_slot("support_kind") is None and tracker.get_slot("competency_kind"):
+        """A competency ("Cloud Platform です") is only asked about for cloud support, and
+        the Signature and CSP routes are cloud support ("署名クラウドは何件？")."""
+        if tracker.get_slot("support_kind") is None and (
+                tracker.get_slot("competency_kind")
+                or latest_entity(tracker, "cloud_route") in ("signature", "csp")):
             return {"support_kind": "cloud"}
         return {}
 

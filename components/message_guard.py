@@ -33,7 +33,7 @@ class MessageLengthPolicy(OneActionPolicy):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"priority": 8, "max_chars": 2000}
+        return {"priority": 9, "max_chars": 2000}
 
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
         text = tracker.latest_message.text if tracker.latest_message else None

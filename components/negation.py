@@ -26,7 +26,10 @@ BOTH_SUPPORT_KINDS = "both"
 # 不属于云那一类), but never a clause break or another entity.
 JA_NEGATION_AFTER = re.compile(
     r"^[^、。,.!?！？\n]{0,12}?((では|じゃ|でも|で)(なく|無く|ない|なかった|ありません|ございません)"
-    r"|とは違|以外|は(以前|前|昔)の(話|こと|もの))")
+    r"|とは違|以外|は(以前|前|昔)の(話|こと|もの)"
+    # 期限切れってことはない, クラウドの分類には入ってない, 該当しません
+    r"|(って|という)?(こと|わけ)(は|では|じゃ)?(ない|無い|ありません)"
+    r"|(に|には)?(入ってい?|入ら|入り|該当し|当てはまら|当てはまり|属さ|属してい?)(ない|ません|なかった))")
 # "X不对", "X应该改成Y": X is wrong; "X是以前的": X no longer holds. (Not "X不是": in
 # "是云不是本地" that 不是 negates 本地.)
 ZH_NEGATION_AFTER = re.compile(

@@ -44,8 +44,8 @@ def topic_of(domain: Domain, intent: str | None) -> str | None:
 class StepReportPolicy(OneActionPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # Above RulePolicy (6), below MessageLengthPolicy (8).
-        return {"priority": 7}
+        # Above RulePolicy (6) and LateAnswerPolicy (7), below MessageLengthPolicy (9).
+        return {"priority": 8}
 
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
         message = tracker.latest_message

@@ -1,9 +1,11 @@
 """Plays the held-out conversation set against a freshly started bot and prints the pass
 rate per language and per kind, then every failed conversation.
 
-    python -m scripts.eval_dialogue [--model models/x.tar.gz] [--sealed] [--quiet]
+    python -m scripts.eval_dialogue [--model models/x.tar.gz] [--set sealed|probe] [--quiet]
 
---sealed plays tests/dialogue/sealed/ (reported figures only: never tune on it).
+Without --set it plays the development part (tests/dialogue/*.yml, also in CI); --set NAME plays
+the subfolder tests/dialogue/NAME/: sealed (reported figures only: never tune on it) or probe
+(fresh conversations for finding failures, not in CI).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ TOKEN = "eval-token"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--sealed", action="store_true")
+    parser.add_argument("--set", dest="subset", choices=sorted(p.name for p in SETS.iterdir() if p.is_dir()),
+                        help="play a subfolder of tests/dialogue instead of the development part")
     parser.add_argument("--quiet", action="store_true", help="no failure details")
     parser.add_argument("--json", type=Path, help="also write the rates to this file")
     args = parser.parse_args()
@@ -33,7 +36,7 @@ def main() -> None:
     bot = Bot(model=model, api_token=TOKEN).start()
     try:
         rest = RestClient(bot.url, TOKEN)
-        folder = SETS / "sealed" if args.sealed else SETS
+        folder = SETS / args.subset if args.subset else SETS
         results = [play(rest, language, conversation)
                    for language, conversation in load_scripts(folder.glob("*.yml"))]
     finally:

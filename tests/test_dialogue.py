@@ -1,7 +1,7 @@
 """The held-out conversation set (tests/dialogue/<lang>.yml), played over the REST channel
 against the real servers: pass rate per language and per kind, against the floors in
 tests/dialogue/baseline.json. The sealed part (tests/dialogue/sealed/) is not played
-here: `python -m scripts.eval_dialogue --sealed` reports it."""
+here: `python -m scripts.eval_dialogue --set sealed` reports it."""
 
 from __future__ import annotations
 

@@ -328,16 +328,20 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     assert values.get("requested_slot") is None  # nothing left to ask
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("弊社のはクラウド系ではない方のコンピテンシーです", "other"),
-    ("我们那个资格不是云的", "other"),
-    ("クラウド系のやつです", "cloud"),
+@pytest.mark.parametrize(("question", "text", "expected"), [
+    ("competency_kind", "弊社のはクラウド系ではない方のコンピテンシーです", "other"),
+    ("competency_kind", "我们那个资格不是云的", "other"),
+    ("competency_kind", "クラウド系のやつです", "cloud"),
+    ("contract_state", "契約は先月更新したばかりなので、期限切れってことはないです", "linked"),
+    ("contract_state", "きげんぎれです", "expired"),
+    ("contract_state", "まえにおんぷれで契約ついかしてます", "linked"),
+    ("contract_state", "是我们之前在本地支持那边加过一次", "linked"),
 ])
-async def test_a_cue_word_of_the_question_counts_with_its_negation(domain_dict, text: str,
-                                                                  expected: str) -> None:
-    tracker = form_tracker("competency_kind", "inform", {})
+async def test_a_cue_word_of_the_question_counts_with_its_negation(
+        domain_dict, question: str, text: str, expected: str) -> None:
+    tracker = form_tracker(question, "inform", {})
     tracker.latest_message["text"] = text
-    assert bot_actions.cued_value(tracker, "competency_kind") == expected
+    assert bot_actions.cued_value(tracker, question) == expected
 
 
 @pytest.mark.parametrize(("diagnosis", "form"), [

@@ -79,6 +79,7 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("シルバーではなかったです", []),
     ("オンプレとは違います", [("support_kind", "cloud")]),
     ("ゴールドじゃなかった、シルバーでした", [("membership", "silver")]),
+    ("うちのコンピテンシーはクラウドの分類には入ってないですね", [("competency_kind", "other")]),
     ("関係ない文章", []),
 ])
 def test_entities_with_negations(text: str, expected: list[Any]) -> None:
