@@ -35,7 +35,6 @@ DEFAULT_ABANDON_AFTER = timedelta(minutes=30)
 OUT_OF_SCOPE = "out_of_scope"
 HANDOFF_DIAGNOSIS = "human_handoff"
 GUIDE_FINISHED_RESPONSE = "utter_guide_finished"
-FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = {"action_clarify", "action_default_fallback"}
 FEEDBACK_SLOT = "feedback"
 FEEDBACK_VALUES = ("yes", "no")
@@ -81,10 +80,6 @@ def is_guide_finished(type_name: str, data: dict[str, Any]) -> bool:
         metadata.get("utter_action"), metadata.get("template"))
 
 
-def user_intent(data: dict[str, Any]) -> str:
-    return ((data.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-
-
 @dataclass
 class Conversation:
     """One session: a sender from one `session_started` to the next."""
@@ -124,11 +119,11 @@ class Conversation:
         self.turns += 1
         self.last_user = timestamp
         self._pending_user = data
-        if user_intent(data) == FALLBACK_INTENT:
-            self._fallback()
 
     def _fallback(self) -> None:
-        """Counted once per partner message (nlu_fallback and then action_clarify)."""
+        """Counted once per partner message, when the bot clarifies: a low-confidence
+        message that a question takes as its free-text answer (a feedback comment) was
+        understood."""
         data, self._pending_user = self._pending_user, None
         if data is None:
             return
