@@ -25,7 +25,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clauses import clause_classifier, clause_intents, clauses, likeliest_intent
+from actions.clauses import clause_classifier, clause_intents, clause_probabilities, clauses, likeliest_intent
 from actions.content import (
     Content,
     Guide,
@@ -92,8 +92,12 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 
 def wants_person(tracker: Tracker) -> bool:
+    """A request for a person: the top intent, or a close second unless the message
+    gives a fact ("しぐねちゃーのほうで" answers Signature or CSP, whatever "のほうで" sounds like)."""
     if latest_intent(tracker) == HANDOFF_INTENT:
         return True
+    if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
+        return False
     ranking = (tracker.latest_message.get("intent_ranking") or [])[:2]
     return any(item.get("name") == HANDOFF_INTENT and item.get("confidence", 0) >= PERSON_CONFIDENCE
                for item in ranking)
@@ -626,6 +630,7 @@ def form_for_answer(tracker: Tracker, domain: DomainDict) -> str | None:
 # the topic the classifier ranks just below the first.
 CLAUSE_TOPIC_CONFIDENCE = 0.45
 CLAUSE_READ_CONFIDENCE = 0.4
+WEAK_CLAUSE_TOPIC_CONFIDENCE = 0.3
 SECOND_TOPIC_CONFIDENCE = 0.05
 
 
@@ -644,11 +649,20 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     other_kind = other_request_intent(top)
     if latest_entity(tracker, "support_kind") == BOTH_SUPPORT_KINDS and answerable(other_kind):
         return other_kind  # "オンプレのリクエストはどこから？クラウドの場合は？"
-    readings = clause_intents(text)
-    for name, probability in readings:
-        if answerable(name) and probability >= CLAUSE_TOPIC_CONFIDENCE:
+    rows = clause_probabilities(text)
+    # The clause most like the message's own topic asks it; the others may ask another.
+    own = max(range(len(rows)), key=lambda i: rows[i].get(str(top), 0.0))
+    for i, row in enumerate(rows):
+        name, probability = max(((name, p) for name, p in row.items() if name != top),
+                                key=lambda item: item[1])
+        # A clause that reads as the own topic only weakly ("アクティブ化したらIDはどこに
+        # 出ますか", 0.37) asks its next likeliest topic (the IDs, 0.35).
+        weakly_own = row.get(str(top), 0.0) < CLAUSE_READ_CONFIDENCE
+        wanted = CLAUSE_TOPIC_CONFIDENCE if not weakly_own else WEAK_CLAUSE_TOPIC_CONFIDENCE
+        if i != own and answerable(name) and probability >= wanted:
             return name
-    if all(name == top and probability >= CLAUSE_READ_CONFIDENCE for name, probability in readings):
+    if all(max(row, key=row.__getitem__) == top and row[str(top)] >= CLAUSE_READ_CONFIDENCE
+           for row in rows):
         return None  # every clause was read as the message's own topic: no second question
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
@@ -894,12 +908,13 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
     if wants_person(tracker):
         return handoff(dispatcher, tracker)
     previous = slot_before_this_turn(tracker, "diagnosis")
-    if intent in diagnosis_of_intents(domain) and tracker.get_slot("diagnosis") != previous:
-        # The late answer to a question (components/late_answer_policy.py) in words of
-        # another situation: an answer, and its mapping's `diagnosis` is undone.
-        return [SlotSet("diagnosis", previous),
-                *handle_answer(dispatcher, tracker, domain, "inform")]
     pending = pending_offer(tracker)
+    if intent in diagnosis_of_intents(domain) and tracker.get_slot("diagnosis") != previous:
+        # A late answer or a reply to the offer (components/reply_policy.py) in words of
+        # another situation: an answer, and its mapping's `diagnosis` is undone.
+        reply = offer_reply(tracker) if pending else None
+        return [SlotSet("diagnosis", previous),
+                *handle_answer(dispatcher, tracker, domain, reply or "inform")]
     if pending and intent in ("affirm", "dont_know"):
         return accept_offer(dispatcher, tracker, domain, pending)
     if pending and intent == "deny":
@@ -954,9 +969,7 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        requested = tracker.get_slot("requested_slot")
-        own = domain.get("forms", {}).get(self.name().removeprefix("validate_"), {})
-        starting = requested is None or requested not in own.get("required_slots", [requested])
+        starting = self.own_question(tracker, domain) is None
         if starting or not replying_to_user(tracker):
             # Starting (this message opened it; a question of another form it replaced is
             # not ours), or coming back after another action answered this message: only
@@ -986,6 +999,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             events.append(SlotSet("diagnosis", previous))
         return events
 
+    def own_question(self, tracker: Tracker, domain: DomainDict) -> str | None:
+        """The slot this form is asking for; None while it starts (the requested slot
+        may still be another form's, e.g. the feedback question this message replaced)."""
+        requested = tracker.get_slot("requested_slot")
+        own = domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
+        return requested if requested in own else None
+
     # requested slot → another of the form's slots whose value also answers it
     answered_through: dict[str, str] = {}
 
@@ -1002,7 +1022,7 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         """The options' own words (actions/content/cues.yml) answer the pending question
         when the message names no entity for it ("契約の期限が先月で切れていました")."""
         events = await super().get_extraction_events(dispatcher, tracker, domain)
-        requested = tracker.get_slot("requested_slot")
+        requested = self.own_question(tracker, domain)
         if ((latest_intent(tracker) == "dont_know" or says_dont_know(tracker))
                 and accepts_dont_know(domain, requested)):
             # "算不算云能力我不清楚" names a value but does not give it; "不清楚，会员资格
@@ -1019,9 +1039,11 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         """A reply that comes back to an answered question in the options' own words
         ("哦不是，是我们之前在本地支持那边加过一次" after "expired") corrects the answer."""
         own = domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
+        # The answer given before may be among the slots to validate (Rasa hands a form it
+        # activates its filled slots): only an entity of this message is a new answer.
         return [SlotSet(slot, value) for slot in own
                 if tracker.get_slot(slot) not in (None, "unknown")
-                and tracker.slots_to_validate().get(slot) is None
+                and latest_entity(tracker, slot) is None
                 and (value := cued_value(tracker, slot)) not in (None, tracker.get_slot(slot))]
 
 
@@ -1142,9 +1164,21 @@ def says_dont_know(tracker: Tracker) -> bool:
 
 def opening_cue(tracker: Tracker, question: str) -> str | None:
     """The value whose cue word opens the message ("好的，…", "いえ、…")."""
-    folded = fold_kana_with_spans(tracker.latest_message.get("text") or "")[0].lstrip()
-    return next((value for value, words in load_content().cues.get(question, {}).items()
-                 if any(folded.startswith(word) for word in words)), None)
+    return load_content().opening_cue(tracker.latest_message.get("text") or "", question)
+
+
+def offer_reply(tracker: Tracker) -> str | None:
+    """affirm or deny for a message that replies to an offer without being classified as
+    yes or no: a cue word opens it ("はい、確認の手順を…"), or the classifier ranks yes or
+    no close behind its top intent (components/reply_policy.py sends such messages here)."""
+    opening = opening_cue(tracker, "offer")
+    if opening:
+        return "affirm" if opening == "yes" else "deny"
+    ranked = {item.get("name"): item.get("confidence", 0)
+              for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
+    if max(ranked.get("affirm", 0), ranked.get("deny", 0)) < OFFER_REPLY_CONFIDENCE:
+        return None
+    return "affirm" if ranked.get("affirm", 0) >= ranked.get("deny", 0) else "deny"
 
 
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:
@@ -1250,16 +1284,11 @@ class ActionClarify(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         pending = pending_offer(tracker)
-        ranked = {item.get("name"): item.get("confidence", 0)
-                  for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
-        opening = opening_cue(tracker, "offer")
-        if pending and (opening or max(ranked.get("affirm", 0), ranked.get("deny", 0))
-                        >= OFFER_REPLY_CONFIDENCE):
-            # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer:
-            # read it as the reply.
-            if opening == "yes" or (opening is None and ranked.get("affirm", 0) >= ranked.get("deny", 0)):
-                return accept_offer(dispatcher, tracker, domain, pending)
-            return decline_offer(dispatcher, tracker, pending)
+        reply = offer_reply(tracker) if pending else None
+        if pending and reply:
+            # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer.
+            return (accept_offer(dispatcher, tracker, domain, pending) if reply == "affirm"
+                    else decline_offer(dispatcher, tracker, pending))
         if wants_person(tracker):
             return handoff(dispatcher, tracker)
         followed = follow_second_opinion(dispatcher, tracker, domain)

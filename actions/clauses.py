@@ -71,18 +71,23 @@ def clause_classifier() -> Pipeline:
 COMPARISON = re.compile(r"区别|区分|不同|差别|差异|違い|違う|違います|比べ")
 
 
-def clause_intents(text: str) -> list[tuple[str, float]]:
-    """The most likely intent of each clause and its probability, for a message of two
-    clauses or more; nothing for a single clause (the message's own intent is its)."""
+def clause_probabilities(text: str) -> list[dict[str, float]]:
+    """Each clause's intents with their probabilities, for a message of two clauses or
+    more; nothing for a single clause (the message's own intent is its). A comparing
+    clause takes the reading of the clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
     classifier = clause_classifier()
-    labels = classifier.classes_
-    readings = [(str(labels[row.argmax()]), float(row.max()))
-                for row in classifier.predict_proba(parts)]
-    return [readings[i - 1] if i and COMPARISON.search(part) else reading
-            for i, (part, reading) in enumerate(zip(parts, readings, strict=True))]
+    rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
+            for row in classifier.predict_proba(parts)]
+    return [rows[i - 1] if i and COMPARISON.search(part) else row
+            for i, (part, row) in enumerate(zip(parts, rows, strict=True))]
+
+
+def clause_intents(text: str) -> list[tuple[str, float]]:
+    """The most likely intent of each clause and its probability (see clause_probabilities)."""
+    return [max(row.items(), key=lambda item: item[1]) for row in clause_probabilities(text)]
 
 
 def likeliest_intent(text: str) -> tuple[str, float]:

@@ -92,6 +92,12 @@ class Content:
             node = node[key]
         return node[language]
 
+    def opening_cue(self, text: str, question: str) -> str | None:
+        """The value of `question` whose cue word opens the text ("好的，…", "いえ、…")."""
+        folded = fold_kana(text).lstrip()
+        return next((value for value, words in self.cues.get(question, {}).items()
+                     if any(folded.startswith(word) for word in words)), None)
+
 
 @cache
 def load_content() -> Content:

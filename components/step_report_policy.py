@@ -44,7 +44,7 @@ def topic_of(domain: Domain, intent: str | None) -> str | None:
 class StepReportPolicy(OneActionPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # Above RulePolicy (6) and LateAnswerPolicy (7), below MessageLengthPolicy (9).
+        # Above RulePolicy (6) and ReplyPolicy (7), below MessageLengthPolicy (9).
         return {"priority": 8}
 
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:

@@ -15,18 +15,16 @@ import json
 from pathlib import Path
 
 from scripts.serve import Bot, newest_model
-from tests.support.dialogue import load_scripts, pass_rates, play, report
+from tests.support.dialogue import add_set_argument, held_out_scripts, pass_rates, play, report
 from tests.support.rest import RestClient
 
-SETS = Path(__file__).resolve().parents[1] / "tests" / "dialogue"
 TOKEN = "eval-token"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--set", dest="subset", choices=sorted(p.name for p in SETS.iterdir() if p.is_dir()),
-                        help="play a subfolder of tests/dialogue instead of the development part")
+    add_set_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no failure details")
     parser.add_argument("--json", type=Path, help="also write the rates to this file")
     args = parser.parse_args()
@@ -36,9 +34,8 @@ def main() -> None:
     bot = Bot(model=model, api_token=TOKEN).start()
     try:
         rest = RestClient(bot.url, TOKEN)
-        folder = SETS / args.subset if args.subset else SETS
         results = [play(rest, language, conversation)
-                   for language, conversation in load_scripts(folder.glob("*.yml"))]
+                   for language, conversation in held_out_scripts(args.subset)]
     finally:
         bot.stop()
     print(report(results))

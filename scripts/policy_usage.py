@@ -1,11 +1,11 @@
 """Which policy wins each prediction on the held-out conversations (never in CI).
 
-Plays tests/dialogue (and --sealed) against a freshly started bot like scripts.eval_dialogue,
+Plays tests/dialogue (or a --set subfolder) against a freshly started bot like scripts.eval_dialogue,
 then reads every conversation's tracker and counts, per policy, the actions it predicted
 (the `policy` of each ActionExecuted event; action_listen counted apart). A policy that
 wins nothing costs a prediction per action without changing a reply.
 
-    python -m scripts.policy_usage [--model models/x.tar.gz] [--sealed]
+    python -m scripts.policy_usage [--model models/x.tar.gz] [--set sealed|probe]
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.serve import Bot, newest_model
-from tests.support.dialogue import load_scripts, play
+from tests.support.dialogue import add_set_argument, held_out_scripts, play
 from tests.support.rest import RestClient
 
-SETS = Path(__file__).resolve().parents[1] / "tests" / "dialogue"
 TOKEN = "policy-usage-token"
 
 
@@ -38,7 +37,7 @@ class RecordingClient(RestClient):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--sealed", action="store_true")
+    add_set_argument(parser)
     args = parser.parse_args()
     model = args.model or newest_model()
     if model is None:
@@ -50,8 +49,7 @@ def main() -> None:
     bot = Bot(model=model, api_token=TOKEN).start()
     try:
         rest = RecordingClient(bot.url, TOKEN)
-        folder = SETS / "sealed" if args.sealed else SETS
-        for language, conversation in load_scripts(folder.glob("*.yml")):
+        for language, conversation in held_out_scripts(args.subset):
             play(rest, language, conversation)
         senders = rest.senders
         for sender in senders:

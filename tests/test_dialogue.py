@@ -6,21 +6,19 @@ here: `python -m scripts.eval_dialogue --set sealed` reports it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.support.dialogue import load_scripts, pass_rates, play, report
+from tests.support.dialogue import HELD_OUT, held_out_scripts, pass_rates, play, report
 from tests.support.rest import RestClient
 
-SETS = Path(__file__).parent / "dialogue"
-BASELINE = json.loads((SETS / "baseline.json").read_text(encoding="utf-8"))
+BASELINE = json.loads((HELD_OUT / "baseline.json").read_text(encoding="utf-8"))
 
 
 def test_held_out_conversations_meet_the_baseline(rest: RestClient,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     results = [play(rest, language, conversation)
-               for language, conversation in load_scripts(SETS.glob("*.yml"))]
+               for language, conversation in held_out_scripts(None)]
     rates = pass_rates(results)
     with capsys.disabled():
         print("\n" + report(results))

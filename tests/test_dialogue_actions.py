@@ -373,3 +373,35 @@ async def test_a_form_coming_back_after_another_action_is_not_rejected_again(dom
     tracker.events.insert(-1, {"event": "action", "name": "utter_paid_support_plans"})
     _, events, _ = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert all(event.get("event") != "action_execution_rejected" for event in events)
+
+
+async def test_a_cue_word_corrects_an_answered_question_when_its_form_runs_again(domain_dict) -> None:
+    # "合同已经过期了" was answered, then "was this helpful?" asked. The correction names no
+    # entity, so action_handle_answer runs the form again: Rasa hands it the answer already
+    # given as a slot to validate, and the requested slot is still the feedback question's.
+    text = "哦不是，合同还在有效期内，是我们之前在本地支持那边加过一次"
+    diagnosis = "access_id_already_associated_expired"
+    events = [slot("contract_state", "expired"), slot("diagnosis", diagnosis),
+              slot("requested_slot", "feedback"),
+              {"event": "action", "name": "action_listen"}, user("inform", text),
+              {"event": "action", "name": "action_handle_answer"},
+              {"event": "action", "name": "access_id_form"}, slot("contract_state", "expired")]
+    tracker = make_tracker({"contract_state": "expired", "diagnosis": diagnosis, "language": "zh",
+                            "requested_slot": "feedback"}, intent="inform", text=text, events=events)
+    tracker.active_loop = {"name": "access_id_form"}
+    _, _, values = await run(bot_actions.ValidateAccessIdForm(), tracker, domain_dict)
+    assert values["contract_state"] == "linked"
+
+
+async def test_an_unsure_topic_opened_by_yes_accepts_the_offer(domain_dict) -> None:
+    # components/reply_policy.py sends "はい、確認の手順を…" here although it was read as the
+    # activation topic, whose mapping has already set that diagnosis.
+    text = "はい、確認の手順を教えてください"
+    events = [slot("diagnosis", "access_id_already_associated"), user("dont_know"),
+              slot("offer", "remaining_incidents"), user("ask_activate_benefits", text),
+              slot("diagnosis", "activate_benefits")]
+    tracker = make_tracker({"diagnosis": "activate_benefits"}, intent="ask_activate_benefits",
+                           text=text, events=events)
+    messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_explain_remaining_incidents"
+    assert values["diagnosis"] == "remaining_incidents" and values["guide"] == "remaining_incidents"

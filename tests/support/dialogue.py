@@ -13,6 +13,7 @@ A conversation passes only if every turn does.
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 from tests.support.rest import RestClient
 
 SLOT_EXPECTATIONS = ("diagnosis", "language", "handoff_from", "guide")
+HELD_OUT = Path(__file__).resolve().parents[1] / "dialogue"
 
 
 @dataclass
@@ -42,6 +44,18 @@ def load_scripts(paths: Iterable[Path]) -> list[tuple[str, dict[str, Any]]]:
     """(language, conversation) pairs; the language is the file's stem (ja.yml, zh.yml)."""
     return [(path.stem, conversation) for path in sorted(paths)
             for conversation in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]]
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """--set NAME: play the subfolder tests/dialogue/NAME/ instead of the development part."""
+    subsets = sorted(path.name for path in HELD_OUT.iterdir() if path.is_dir())
+    parser.add_argument("--set", dest="subset", choices=subsets,
+                        help="play a subfolder of tests/dialogue instead of the development part")
+
+
+def held_out_scripts(subset: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The development part (tests/dialogue/*.yml) or the named subfolder's conversations."""
+    return load_scripts((HELD_OUT / subset if subset else HELD_OUT).glob("*.yml"))
 
 
 def uttered_responses(tracker: dict[str, Any]) -> list[str]:

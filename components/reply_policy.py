@@ -1,0 +1,118 @@
+"""Reads a message as the reply to what the bot asked or offered before, where its words
+alone would start another topic. Both cases go to `action_handle_answer`.
+
+- A late answer. "分からない" to "which of the two cases?" gets how to tell them apart;
+  the partner checks and comes back: "我查了，合同已经没有剩余事件了". Read alone, that is
+  a question about remaining incidents. When the message gives a concrete value for a
+  question answered "unknown" (the value of a form's slot), the action treats it as the
+  late answer (the form runs again and answers).
+- A reply to an offer. "はい、確認の手順をお願いします" right after "shall I show you how to
+  check?" reads, word by word, like a request for some guide (activation, 0.5 to 0.75).
+  When the bot made an offer in its previous turn and the classifier is unsure of the
+  topic, a yes/no cue word opening the message (actions/content/cues.yml `offer`) or yes
+  or no ranked close behind makes it the reply to the offer.
+
+A request for a person keeps its rule; so do the guide's own replies (a report on a step
+is StepReportPolicy's) and the plain replies, which the rules already read as answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_RANKING_KEY
+
+from actions.content import load_content
+from components.one_action_policy import OneActionPolicy
+
+UNKNOWN = "unknown"
+KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all")
+OFFER_REPLIES = ("affirm", "deny")
+# Below this the classifier is unsure of a topic read in a reply to an offer...
+OFFER_TOPIC_CONFIDENCE = 0.9
+# ...and yes or no ranked this high makes the message the reply (actions.OFFER_REPLY_CONFIDENCE).
+OFFER_REPLY_CONFIDENCE = 0.2
+
+
+def user_message_indices(tracker: DialogueStateTracker) -> list[int]:
+    return [i for i, event in enumerate(tracker.events) if isinstance(event, UserUttered)]
+
+
+def slots_before_latest_message(tracker: DialogueStateTracker) -> dict[str, Any]:
+    """Slot values as they were when the partner sent the latest message."""
+    values: dict[str, Any] = {}
+    events = list(tracker.events)
+    last_user = (user_message_indices(tracker) or [len(events)])[-1]
+    for event in events[:last_user]:
+        if isinstance(event, SlotSet):
+            values[event.key] = event.value
+    return values
+
+
+def offered_before_latest_message(tracker: DialogueStateTracker) -> bool:
+    """The bot made an offer (slot `offer`) in its turn before the latest message, as
+    actions.pending_offer reads it."""
+    users = user_message_indices(tracker)
+    if len(users) < 2:
+        return False
+    previous_turn = list(tracker.events)[users[-2] + 1: users[-1]]
+    offers = [event.value for event in previous_turn
+              if isinstance(event, SlotSet) and event.key == "offer"]
+    return bool(offers and offers[-1])
+
+
+def form_slots(domain: Domain) -> set[str]:
+    """The slots some form asks for (the bot's questions)."""
+    return {slot for form in domain.forms.values() for slot in form.get("required_slots") or []}
+
+
+def topic_intents(domain: Domain) -> set[str]:
+    """The intents that name a situation (the `from_intent` mappings of `diagnosis`)."""
+    slot = next(slot for slot in domain.slots if slot.name == "diagnosis")
+    return {str(mapping["intent"]) for mapping in slot.mappings if mapping.get("type") == "from_intent"}
+
+
+def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    before = slots_before_latest_message(tracker)
+    asked = form_slots(domain)
+    return any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
+               and entity.get("value") not in (None, UNKNOWN)
+               for entity in tracker.latest_message.entities)
+
+
+def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    message = tracker.latest_message
+    intent = message.intent.get("name")
+    if (intent not in topic_intents(domain) or intent in OFFER_REPLIES
+            or message.intent.get("confidence", 1.0) >= OFFER_TOPIC_CONFIDENCE):
+        return False
+    ranking = message.parse_data.get(INTENT_RANKING_KEY) or []
+    replies = [item.get("confidence", 0.0) for item in ranking[:3] if item.get("name") in OFFER_REPLIES]
+    reads_as_reply = (max(replies, default=0.0) >= OFFER_REPLY_CONFIDENCE
+                      or load_content().opening_cue(message.text or "", "offer") is not None)
+    return reads_as_reply and offered_before_latest_message(tracker)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class ReplyPolicy(OneActionPolicy):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Above RulePolicy (6), below StepReportPolicy (8).
+        return {"priority": 7}
+
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+        message = tracker.latest_message
+        if (message is None or tracker.active_loop_name
+                or tracker.latest_action_name != ACTION_LISTEN_NAME
+                or message.intent.get("name") in KEPT_INTENTS):
+            return None
+        if is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain):
+            return "action_handle_answer"
+        return None

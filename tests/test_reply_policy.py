@@ -1,0 +1,118 @@
+"""The ReplyPolicy on real Rasa trackers and the project's domain: a value for a question
+answered "don't know" before is that question's late answer, and an unsure topic with yes
+or no close behind, right after an offer, is the reply to the offer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.reply_policy import ReplyPolicy
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPIRED = {"entity": "contract_state", "value": "expired", "start": 7, "end": 13}
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(ROOT / "domain.yml")
+
+
+@pytest.fixture(scope="module")
+def policy() -> ReplyPolicy:
+    return ReplyPolicy.create(ReplyPolicy.get_default_config(), None, None,  # type: ignore[arg-type]  # unused by this policy
+                                   ExecutionContext(GraphSchema({})))
+
+
+def tracker(domain: Domain, before: Any, intent: str = "ask_remaining_incidents",
+            entities: list[dict[str, Any]] | None = None,
+            after: list[Event] | None = None) -> DialogueStateTracker:
+    events: list[Event] = [SlotSet("diagnosis", "access_id_already_associated"),
+                           SlotSet("contract_state", before), ActionExecuted("action_listen"),
+                           UserUttered("我查了，合同已经没有剩余事件了",
+                                       intent={"name": intent, "confidence": 0.97},
+                                       entities=[EXPIRED] if entities is None else entities),
+                           # action_extract_slots has applied the message's mappings
+                           SlotSet("diagnosis", "remaining_incidents"),
+                           SlotSet("contract_state", "expired"), *(after or [])]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+def predicted(policy: ReplyPolicy, domain: Domain, state: DialogueStateTracker) -> str | None:
+    probabilities = policy.predict_action_probabilities(state, domain).probabilities
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return domain.action_names_or_texts[best] if probabilities[best] > 0 else None
+
+
+def test_a_value_for_a_question_answered_dont_know_is_its_answer(policy: ReplyPolicy,
+                                                                 domain: Domain) -> None:
+    assert predicted(policy, domain, tracker(domain, "unknown")) == "action_handle_answer"
+
+
+@pytest.mark.parametrize(("before", "intent", "entities", "after"), [
+    (None, "ask_remaining_incidents", None, []),  # never asked: the topic's rule answers
+    ("expired", "ask_remaining_incidents", None, []),  # the same answer again
+    ("unknown", "ask_remaining_incidents", [], []),  # no value in the message
+    ("unknown", "request_human", None, []),  # a person wins
+    ("unknown", "ask_remaining_incidents", None, [ActiveLoop("access_id_form")]),  # a form asks
+    ("unknown", "ask_remaining_incidents", None,
+     [ActionExecuted("action_handle_answer")]),  # answered already this turn
+])
+def test_other_messages_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain, before: Any,
+                                              intent: str, entities: list[dict[str, Any]] | None,
+                                              after: list[Event]) -> None:
+    assert predicted(policy, domain, tracker(domain, before, intent, entities, after)) is None
+
+
+def after_offer(domain: Domain, ranking: list[tuple[str, float]], offer: str | None = "remaining_incidents",
+                after: list[Event] | None = None,
+                text: str = "はい、確認の手順をお願いします") -> DialogueStateTracker:
+    intent = {"name": ranking[0][0], "confidence": ranking[0][1]}
+    parse_data = {"intent": intent, "entities": [],
+                  "intent_ranking": [{"name": name, "confidence": value} for name, value in ranking]}
+    events: list[Event] = [ActionExecuted("action_listen"),
+                           UserUttered("分からない", intent={"name": "dont_know"}),
+                           ActionExecuted("action_answer_access_id"), SlotSet("offer", offer),
+                           ActionExecuted("action_listen"),
+                           UserUttered(text, intent=intent, parse_data=parse_data),
+                           SlotSet("diagnosis", "activate_benefits"), *(after or [])]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+UNSURE_TOPIC_THEN_YES = [("ask_activate_benefits", 0.53), ("affirm", 0.31), ("guide_show_all", 0.05)]
+
+
+UNSURE_TOPIC = [("ask_activate_benefits", 0.74), ("ask_menu", 0.1), ("affirm", 0.04)]
+
+
+@pytest.mark.parametrize(("ranking", "text"), [
+    (UNSURE_TOPIC_THEN_YES, "確認の手順をお願いします"),  # yes close behind
+    (UNSURE_TOPIC, "はい、確認の手順を教えてください"),  # a yes opens the message
+    (UNSURE_TOPIC, "いえ、確認の手順は大丈夫です"),  # a no opens it
+])
+def test_an_unsure_topic_that_reads_as_yes_or_no_replies_to_the_offer(
+        policy: ReplyPolicy, domain: Domain, ranking: list[tuple[str, float]], text: str) -> None:
+    state = after_offer(domain, ranking, text=text)
+    assert predicted(policy, domain, state) == "action_handle_answer"
+
+
+@pytest.mark.parametrize(("ranking", "offer", "after", "text"), [
+    (UNSURE_TOPIC_THEN_YES, None, [], "はい、確認の手順を"),  # nothing offered: the topic's rule answers
+    ([("ask_activate_benefits", 0.93), ("affirm", 0.05)], "remaining_incidents", [],
+     "はい、それとアクティブ化の方法も"),  # a clear new topic
+    (UNSURE_TOPIC, "remaining_incidents", [], "確認の手順を"),  # no cue, yes or no far behind
+    ([("affirm", 0.6), ("ask_activate_benefits", 0.3)], "remaining_incidents", [], "はい"),  # the rules
+    ([("request_human", 0.5), ("affirm", 0.4)], "remaining_incidents", [], "はい、人と"),  # a person
+    (UNSURE_TOPIC_THEN_YES, "remaining_incidents", [ActionExecuted("action_handle_answer")], "はい"),
+])
+def test_other_replies_to_an_offer_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain,
+                                                        ranking: list[tuple[str, float]],
+                                                        offer: str | None, after: list[Event],
+                                                        text: str) -> None:
+    assert predicted(policy, domain, after_offer(domain, ranking, offer, after, text)) is None
