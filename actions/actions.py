@@ -999,12 +999,14 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             events.append(SlotSet("diagnosis", previous))
         return events
 
+    def own_slots(self, domain: DomainDict) -> list[str]:
+        return domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
+
     def own_question(self, tracker: Tracker, domain: DomainDict) -> str | None:
         """The slot this form is asking for; None while it starts (the requested slot
         may still be another form's, e.g. the feedback question this message replaced)."""
         requested = tracker.get_slot("requested_slot")
-        own = domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
-        return requested if requested in own else None
+        return requested if requested in self.own_slots(domain) else None
 
     # requested slot → another of the form's slots whose value also answers it
     answered_through: dict[str, str] = {}
@@ -1038,10 +1040,9 @@ class PendingQuestionValidation(FormValidationAction, ABC):
     def corrections_in_cues(self, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         """A reply that comes back to an answered question in the options' own words
         ("哦不是，是我们之前在本地支持那边加过一次" after "expired") corrects the answer."""
-        own = domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
         # The answer given before may be among the slots to validate (Rasa hands a form it
         # activates its filled slots): only an entity of this message is a new answer.
-        return [SlotSet(slot, value) for slot in own
+        return [SlotSet(slot, value) for slot in self.own_slots(domain)
                 if tracker.get_slot(slot) not in (None, "unknown")
                 and latest_entity(tracker, slot) is None
                 and (value := cued_value(tracker, slot)) not in (None, tracker.get_slot(slot))]
@@ -1285,7 +1286,7 @@ class ActionClarify(Action):
                   domain: DomainDict) -> list[EventType]:
         pending = pending_offer(tracker)
         reply = offer_reply(tracker) if pending else None
-        if pending and reply:
+        if pending and reply:  # both, for the type checker
             # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer.
             return (accept_offer(dispatcher, tracker, domain, pending) if reply == "affirm"
                     else decline_offer(dispatcher, tracker, pending))
