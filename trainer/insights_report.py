@@ -33,11 +33,19 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
+    cjk = font_manager.FontProperties(family=CJK_FONT)
     try:
-        font_manager.findfont(font_manager.FontProperties(family=CJK_FONT),
-                              fallback_to_default=False)
-    except ValueError as error:
-        raise MissingGlyph(f"Font {CJK_FONT!r} not found: install fonts-noto-cjk") from error
+        font_manager.findfont(cjk, fallback_to_default=False)
+    except ValueError:
+        # matplotlib lists fonts from a cache built on first import: fonts installed
+        # after that are missing from it until they are added by hand.
+        for path in font_manager.findSystemFonts():
+            if Path(path).name.startswith("NotoSansCJK"):
+                font_manager.fontManager.addfont(path)
+        try:
+            font_manager.findfont(cjk, fallback_to_default=False)
+        except ValueError as error:
+            raise MissingGlyph(f"Font {CJK_FONT!r} not found: install fonts-noto-cjk") from error
     plt.rcParams.update({"font.family": [CJK_FONT], "svg.fonttype": "path",
                          "axes.spines.top": False, "axes.spines.right": False})
     return plt

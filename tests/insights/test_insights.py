@@ -81,6 +81,21 @@ def test_charts_draw_every_japanese_and_chinese_label() -> None:
         assert "<svg" in insights_report.svg(fig)
 
 
+def test_fonts_installed_after_matplotlibs_cache_are_found(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A font cache built before fonts-noto-cjk was installed does not fail the report."""
+    import copy
+
+    from matplotlib import font_manager
+
+    stale = copy.copy(font_manager.fontManager)
+    stale.ttflist = [font for font in stale.ttflist if "CJK" not in font.name]
+    monkeypatch.setattr(font_manager, "fontManager", stale)
+    monkeypatch.setattr(font_manager, "findfont", stale.findfont)
+    insights_report._pyplot()
+    assert any(font.name == insights_report.CJK_FONT for font in stale.ttflist)
+
+
 def test_a_missing_glyph_fails_the_report() -> None:
     plt = insights_report._pyplot()
     fig, ax = plt.subplots()
