@@ -27,6 +27,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.clauses import clause_classifier, clause_intents, clause_probabilities, clauses, likeliest_intent
 from actions.content import (
+    ROLE_CAUSE,
     Content,
     Guide,
     Start,
@@ -39,7 +40,7 @@ from actions.content import (
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
 from components.language import fold_kana_with_spans
-from components.negation import BOTH_SUPPORT_KINDS, OTHER_VALUE, is_negated
+from components.negation import BOTH_VALUES, OTHER_VALUE, is_negated
 from components.step_reports import DONE, step_report
 from components.support_kinds import other_request_intent
 
@@ -63,8 +64,6 @@ PERSON_CONFIDENCE = 0.3
 # Entities that are answers to the bot's questions.
 FACT_ENTITIES = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route",
                  "partner_role")
-# The guide cause that checks the partner's role (actions/content/guides.yml).
-ROLE_CAUSE = "activation_role"
 ADMIN_ROLES = ("global_admin", "mpn_partner_admin")
 
 
@@ -98,7 +97,8 @@ def wants_person(tracker: Tracker) -> bool:
         return True
     if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
         return False
-    ranking = (tracker.latest_message.get("intent_ranking") or [])[:2]
+    ranking = [item for item in tracker.latest_message.get("intent_ranking") or []
+               if item.get("name") != "nlu_fallback"][:2]  # the fallback is no reading
     return any(item.get("name") == HANDOFF_INTENT and item.get("confidence", 0) >= PERSON_CONFIDENCE
                for item in ranking)
 
@@ -345,7 +345,11 @@ class GuideAction(Action, ABC):
             # "いや、違うかも。契約自体が期限切れでした": no step failed, an answer changed.
             return handle_answer(dispatcher, tracker, domain, "inform")
         if position is None:
-            return show_menu(dispatcher, tracker, "utter_no_active_guide")
+            # "搞不定了" as a first message is a vague opener: "no guide in progress" only
+            # means something once a guide was given.
+            guided = any(event.get("event") == "slot" and event.get("name") == "guide"
+                         and event.get("value") for event in tracker.events)
+            return show_menu(dispatcher, tracker, "utter_no_active_guide" if guided else "utter_menu")
         # A report on the step in words of another situation ("可以了，权益都显示出来了",
         # components/step_report_policy.py) had its mapping rewrite `diagnosis`: undo it
         # first, so that only the move's own events change it.
@@ -647,7 +651,7 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
         return name != top and name in topics and (name in answers or name in form_of_intents())
 
     other_kind = other_request_intent(top)
-    if latest_entity(tracker, "support_kind") == BOTH_SUPPORT_KINDS and answerable(other_kind):
+    if latest_entity(tracker, "support_kind") == BOTH_VALUES and answerable(other_kind):
         return other_kind  # "オンプレのリクエストはどこから？クラウドの場合は？"
     rows = clause_probabilities(text)
     # The clause most like the message's own topic asks it; the others may ask another.
@@ -1322,7 +1326,7 @@ class ActionClarify(Action):
             return [SlotSet("diagnosis", "out_of_scope")]
         candidates = [item["name"] for item in ranking
                       if item.get("name") in labelled and item["name"] != "out_of_scope"]
-        if not candidates:
+        if not candidates or likeliest == "ask_menu":  # "help": every situation
             return show_menu(dispatcher, tracker)
         buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}
                    for name in candidates[:CLARIFY_BUTTONS]]

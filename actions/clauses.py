@@ -28,7 +28,9 @@ NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
 # Where a second question starts: after a question or full stop, or at a connective
 # ("あと、", "それと", "另外", "还有"…). A clause shorter than this is a fragment, not a question.
 CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それと|それから|ついでに|"
-                          r"另外|还有|以及|顺便|同时)")
+                          r"另外|还有|以及|顺便|同时)"
+                          # "Xの調べ方と、Yの出し方、両方知りたい": one sentence, two asks
+                          r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))")
 SHORTEST_CLAUSE = 4
 # [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -55,8 +57,12 @@ def nlu_examples() -> Iterator[tuple[str, str]]:
 @cache
 def clause_classifier() -> Pipeline:
     examples = list(nlu_examples())
-    texts = [text for text, _ in examples]
-    intents = [intent for _, intent in examples]
+    return fit_clause_classifier([text for text, _ in examples], [intent for _, intent in examples])
+
+
+def fit_clause_classifier(texts: list[str], intents: list[str]) -> Pipeline:
+    """The clause classifier fit on these examples (also trained into the model by
+    components/first_clause.py, which reads the NLU data Rasa trains on)."""
     classifier = make_pipeline(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), preprocessor=fold_kana,
                         sublinear_tf=True),
@@ -71,14 +77,14 @@ def clause_classifier() -> Pipeline:
 COMPARISON = re.compile(r"区别|区分|不同|差别|差异|違い|違う|違います|比べ")
 
 
-def clause_probabilities(text: str) -> list[dict[str, float]]:
+def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:
     """Each clause's intents with their probabilities, for a message of two clauses or
     more; nothing for a single clause (the message's own intent is its). A comparing
     clause takes the reading of the clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
-    classifier = clause_classifier()
+    classifier = classifier or clause_classifier()
     rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
             for row in classifier.predict_proba(parts)]
     return [rows[i - 1] if i and COMPARISON.search(part) else row

@@ -58,6 +58,10 @@ class Step:
     if_failed: tuple[str, ...]
 
 
+# The guide cause that checks the partner's role (guides.yml).
+ROLE_CAUSE = "activation_role"
+
+
 @dataclass(frozen=True)
 class Guide:
     id: str
@@ -91,6 +95,11 @@ class Content:
         for key in path:
             node = node[key]
         return node[language]
+
+    def checks_role(self, guide: str | None, step: float | None) -> bool:
+        """Whether the guide's step, when it fails, checks the partner's role."""
+        return (guide in self.guides and step is not None
+                and ROLE_CAUSE in self.guides[guide].steps[int(step)].if_failed)
 
     def opening_cue(self, text: str, question: str) -> str | None:
         """The value of `question` whose cue word opens the text ("好的，…", "いえ、…")."""

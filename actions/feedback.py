@@ -27,10 +27,11 @@ FORM = "feedback_form"
 # Situations after which there is nothing to rate.
 OUT_OF_SCOPE = "out_of_scope"
 NOT_RATED = {OUT_OF_SCOPE, "human_handoff"}
-# The intents that answer it: yes/no (the slot's mappings in domain.yml), and "できました" /
-# "うまくいきません" right after a guide's last step.
-ANSWER_INTENTS = {"affirm", "deny", "guide_next", "guide_failed"}
-GUIDE_REPLY_VALUES = {"guide_next": "yes", "guide_failed": "no"}
+# The intents that answer it: yes/no (the slot's mappings in domain.yml), "できました" /
+# "うまくいきません" right after a guide's last step, and "分からない": not sure it is
+# solved is not solved, so the partner gets the next useful step.
+ANSWER_INTENTS = {"affirm", "deny", "guide_next", "guide_failed", "dont_know"}
+REPLY_VALUES = {"guide_next": "yes", "guide_failed": "no", "dont_know": "no"}
 
 
 def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = None,
@@ -98,7 +99,7 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:
         events = await super().get_extraction_events(dispatcher, tracker, domain)
-        value = GUIDE_REPLY_VALUES.get(bot.latest_intent(tracker) or "")
+        value = REPLY_VALUES.get(bot.latest_intent(tracker) or "")
         if tracker.get_slot("requested_slot") == "feedback" and value:
             events.append(SlotSet("feedback", value))
         return events
@@ -139,7 +140,10 @@ class ActionFeedbackDone(Action):
             dispatcher.utter_message(response="utter_feedback_thanks")
             return []
         if feedback != "no" or tracker.get_slot("feedback_comment") is None:
-            return []  # the question lapsed (another topic answered instead)
+            # The question lapsed: another topic answered instead; if nothing did, the
+            # partner is not left without a reply.
+            answered = any(event.get("event") == "bot" for event in bot.turn_events(tracker))
+            return [] if answered else bot.show_menu(dispatcher, tracker)
         dispatcher.utter_message(response="utter_feedback_noted")
         subject = tracker.get_slot("feedback_for") or ""
         guide_name = subject.split("/")[1] if "/" in subject else None

@@ -10,7 +10,8 @@ A message also says what it is *not* ("ゴールドではなくシルバー", "�
 "我们的能力不属于云那一类"). Rasa's slot filling keeps the last value of an entity, which
 would store the negated one, so negated values are removed here; for a fact with two
 possible values a negated value means the other one. When a message names both support
-kinds ("オンプレとクラウドはそれぞれ何件"), they become the one value `both`.
+kinds ("オンプレとクラウドはそれぞれ何件") or both competency kinds, they become the one
+value `both`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
 
 from components.language import fold_kana as fold
 from components.language import fold_kana_with_spans
-from components.negation import BOTH_SUPPORT_KINDS, NO_ROLE, OTHER_VALUE, is_negated
+from components.negation import BOTH_VALUES, NO_ROLE, OTHER_VALUE, is_negated
 
 
 @dataclass(frozen=True)
@@ -98,16 +99,23 @@ def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[st
             resolved.append({**entity, "value": OTHER_VALUE[name][value]})
         elif name == NO_ROLE[0] and value != NO_ROLE[1] and not affirmed:
             resolved.append({**entity, "value": NO_ROLE[1]})
-    return merge_support_kinds(resolved)
+    for name in MERGED_WHEN_BOTH:
+        resolved = merge_both(resolved, name)
+    return resolved
 
 
-def merge_support_kinds(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    kinds = [e for e in entities if e["entity"] == "support_kind"]
-    if {e["value"] for e in kinds} != set(OTHER_VALUE["support_kind"]):
+# Facts asked "for each" ("オンプレとクラウドはそれぞれ何件", "云资格和其他资格分别几个"):
+# a message naming both values means both, not the last one named.
+MERGED_WHEN_BOTH = ("support_kind", "competency_kind")
+
+
+def merge_both(entities: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    kinds = [e for e in entities if e["entity"] == name]
+    if {e["value"] for e in kinds} != set(OTHER_VALUE[name]):
         return entities
     first = min(kinds, key=lambda e: e["start"])
-    both = {**first, "end": max(e["end"] for e in kinds), "value": BOTH_SUPPORT_KINDS}
-    return [e for e in entities if e["entity"] != "support_kind"] + [both]
+    both = {**first, "end": max(e["end"] for e in kinds), "value": BOTH_VALUES}
+    return [e for e in entities if e["entity"] != name] + [both]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)

@@ -16,10 +16,12 @@ OTHER_VALUE = {
     "competency_kind": {"cloud": "other", "other": "cloud"},
     "cloud_route": {"signature": "csp", "csp": "signature"},
     "contract_state": {"linked": "expired", "expired": "linked"},
+    # Not an entity: the membership question's cue words ("不是没有会员" has one).
+    "has_membership": {"yes": "no", "no": "yes"},
 }
 # A role that the partner says they do not have leaves them without an admin role.
 NO_ROLE = ("partner_role", "none")
-BOTH_SUPPORT_KINDS = "both"
+BOTH_VALUES = "both"
 
 # Japanese negates after the noun (ゴールドではなく, オンプレじゃない), Chinese before it
 # (不是银牌, 不属于云). A few characters may stand between (クラウドのコンピテンシーではない,

@@ -10,7 +10,10 @@ alone would start another topic. Both cases go to `action_handle_answer`.
   check?" reads, word by word, like a request for some guide (activation, 0.5 to 0.75).
   When the bot made an offer in its previous turn and the classifier is unsure of the
   topic, a yes/no cue word opening the message (actions/content/cues.yml `offer`) or yes
-  or no ranked close behind makes it the reply to the offer.
+  or no ranked close behind makes it the reply to the offer. So does a cue word opening a
+  message about the very thing offered, however sure the classifier is.
+- An answer to the role check. In the activation guide, "我就是 global admin，还是激活不了"
+  names the partner's role while the step checks it: the role answers the check.
 
 A request for a person keeps its rule; so do the guide's own replies (a report on a step
 is StepReportPolicy's) and the plain replies, which the rules already read as answers.
@@ -54,16 +57,16 @@ def slots_before_latest_message(tracker: DialogueStateTracker) -> dict[str, Any]
     return values
 
 
-def offered_before_latest_message(tracker: DialogueStateTracker) -> bool:
-    """The bot made an offer (slot `offer`) in its turn before the latest message, as
+def offer_before_latest_message(tracker: DialogueStateTracker) -> str | None:
+    """The offer (slot `offer`) the bot made in its turn before the latest message, as
     actions.pending_offer reads it."""
     users = user_message_indices(tracker)
     if len(users) < 2:
-        return False
+        return None
     previous_turn = list(tracker.events)[users[-2] + 1: users[-1]]
     offers = [event.value for event in previous_turn
               if isinstance(event, SlotSet) and event.key == "offer"]
-    return bool(offers and offers[-1])
+    return str(offers[-1]) if offers and offers[-1] else None
 
 
 def form_slots(domain: Domain) -> set[str]:
@@ -71,10 +74,15 @@ def form_slots(domain: Domain) -> set[str]:
     return {slot for form in domain.forms.values() for slot in form.get("required_slots") or []}
 
 
-def topic_intents(domain: Domain) -> set[str]:
-    """The intents that name a situation (the `from_intent` mappings of `diagnosis`)."""
+def topics(domain: Domain) -> dict[str, str]:
+    """intent → the situation it names (the `from_intent` mappings of `diagnosis`)."""
     slot = next(slot for slot in domain.slots if slot.name == "diagnosis")
-    return {str(mapping["intent"]) for mapping in slot.mappings if mapping.get("type") == "from_intent"}
+    return {str(mapping["intent"]): str(mapping["value"])
+            for mapping in slot.mappings if mapping.get("type") == "from_intent"}
+
+
+def topic_intents(domain: Domain) -> set[str]:
+    return set(topics(domain))
 
 
 def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -83,6 +91,43 @@ def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
     return any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
                and entity.get("value") not in (None, UNKNOWN)
                for entity in tracker.latest_message.entities)
+
+
+# What the offers without an intent in their name offer (actions.accept_offer).
+OFFERED_SITUATIONS = {"paid_plans": "paid_support_plans", "remaining_incidents": "remaining_incidents"}
+
+
+def offered_situation(offer: str, domain: Domain) -> str | None:
+    """The situation an offer is about: "steps:<intent>" and "topic:<intent>" name it."""
+    _, _, intent = offer.rpartition(":")
+    return topics(domain).get(intent) or OFFERED_SITUATIONS.get(offer)
+
+
+def guides_of(situation: str | None) -> set[str]:
+    """The guides a situation starts (actions/content/starts.yml: "<situation>[/<route>]")."""
+    return {start.guide for key, start in load_content().starts.items()
+            if key.split("/")[0] == situation}
+
+
+def is_reply_about_the_offer(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    """A yes/no cue opens a message about the very thing offered, however sure the
+    classifier is of that topic: "不用了，激活那个我之后自己弄" to "continue the activation
+    guide?", "はい、残りのインシデントの確認手順を" to the offer of those steps."""
+    message = tracker.latest_message
+    offer = offer_before_latest_message(tracker)
+    topic = topics(domain).get(str(message.intent.get("name")))
+    if offer is None or topic is None or load_content().opening_cue(message.text or "", "offer") is None:
+        return False
+    if offer == "resume_guide":
+        return tracker.get_slot("guide") in guides_of(topic)
+    return topic == offered_situation(offer, domain)
+
+
+def answers_the_role_check(tracker: DialogueStateTracker) -> bool:
+    """A role named while the guide's step checks the role ("我就是 global admin，还是激活
+    不了") answers that check, whatever topic the rest of the words name."""
+    return (any(entity.get("entity") == "partner_role" for entity in tracker.latest_message.entities)
+            and load_content().checks_role(tracker.get_slot("guide"), tracker.get_slot("guide_step")))
 
 
 def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -95,7 +140,7 @@ def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool
     replies = [item.get("confidence", 0.0) for item in ranking[:3] if item.get("name") in OFFER_REPLIES]
     reads_as_reply = (max(replies, default=0.0) >= OFFER_REPLY_CONFIDENCE
                       or load_content().opening_cue(message.text or "", "offer") is not None)
-    return reads_as_reply and offered_before_latest_message(tracker)
+    return reads_as_reply and offer_before_latest_message(tracker) is not None
 
 
 @DefaultV1Recipe.register(
@@ -113,6 +158,7 @@ class ReplyPolicy(OneActionPolicy):
                 or tracker.latest_action_name != ACTION_LISTEN_NAME
                 or message.intent.get("name") in KEPT_INTENTS):
             return None
-        if is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain):
+        if (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
+                or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker)):
             return "action_handle_answer"
         return None

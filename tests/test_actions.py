@@ -143,10 +143,19 @@ async def test_last_step_done_finishes_and_clears_the_position(domain_dict) -> N
 
 @pytest.mark.parametrize("action", [bot_actions.ActionGuideNext(), bot_actions.ActionGuideFailed(),
                                     bot_actions.ActionGuideShowAll()])
-async def test_guide_buttons_without_a_guide_say_so(action: Action, domain_dict) -> None:
-    messages, events, _ = await run(action, make_tracker(), domain_dict)
+async def test_guide_buttons_after_a_guide_ended_say_so(action: Action, domain_dict) -> None:
+    ended = [{"event": "slot", "name": "guide", "value": "link_azure"},
+             {"event": "slot", "name": "guide", "value": None}]
+    messages, events, _ = await run(action, make_tracker(events=ended), domain_dict)
     assert messages[0]["response"] == "utter_no_active_guide"
     assert events == []
+
+
+async def test_it_does_not_work_before_any_guide_gets_the_menu(domain_dict) -> None:
+    """"搞不定了" as a first message: the situations to choose from, not "no guide"."""
+    tracker = make_tracker(intent="guide_failed", text="急，求帮忙，搞不定了")
+    messages, _, _ = await run(bot_actions.ActionGuideFailed(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_menu" and messages[0]["buttons"]
 
 
 @pytest.mark.parametrize(
@@ -316,6 +325,27 @@ async def test_clarify_without_a_plausible_situation_shows_the_menu(domain_dict)
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_menu"
     assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
+
+
+async def test_clarify_of_an_unsure_help_shows_the_menu(domain_dict) -> None:
+    """"help" read as the menu, unsurely: every situation, not the two that rank next."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_menu", "confidence": 0.32},
+               {"name": "ask_entitlement", "confidence": 0.1}, {"name": "ask_tpd", "confidence": 0.05}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text="help",
+                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_menu"
+    assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
+
+
+async def test_clarify_hands_off_when_a_person_ranks_second_behind_the_fallback(domain_dict) -> None:
+    """"それは私には分からないので、詳しい方と話せますか": don't know 0.53, a person 0.47."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "dont_know", "confidence": 0.53},
+               {"name": "request_human", "confidence": 0.47}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text="詳しい方と話せますか",
+                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    _, _, slots = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert slots["diagnosis"] == "human_handoff"
 
 
 async def test_second_failure_in_a_row_offers_a_person(domain_dict) -> None:

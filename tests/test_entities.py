@@ -18,7 +18,7 @@ from components.entities import (  # noqa: F401
 TABLES = [
     {"name": "membership", "elements": ["ゴールド", "Gold", "シルバー", "金牌", "银牌", "金排"]},
     {"name": "support_kind", "elements": ["オンプレ", "クラウド", "Azure", "本地", "云"]},
-    {"name": "competency_kind", "elements": ["Cloud Platform"]},
+    {"name": "competency_kind", "elements": ["Cloud Platform", "云资格", "其他资格"]},
     {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
     {"name": "not_an_entity", "elements": ["x"]},
 ]
@@ -26,6 +26,7 @@ SYNONYMS = {fold(k): v for k, v in {
     "ゴールド": "gold", "Gold": "gold", "シルバー": "silver", "金牌": "gold", "银牌": "silver",
     "金排": "gold", "オンプレ": "on_premises", "クラウド": "cloud", "Azure": "cloud",
     "本地": "on_premises", "云": "cloud", "Cloud Platform": "cloud",
+    "云资格": "cloud", "其他资格": "other",
     "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
 }.items()}
 ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role"}
@@ -72,6 +73,8 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("ゴールドだとオンプレとクラウドはそれぞれ何件？",
      [("membership", "gold"), ("support_kind", "both")]),
     ("金牌本地和云分别几个", [("membership", "gold"), ("support_kind", "both")]),
+    ("金牌云资格和其他资格分别几个", [("competency_kind", "both"), ("membership", "gold")]),
+    ("不是云资格，是其他资格", [("competency_kind", "other")]),
     ("グローバル管理者ではありません", [("partner_role", "none")]),
     ("一般ユーザーの権限しかありません", [("partner_role", "none")]),
     ("我是全局管理员", [("partner_role", "global_admin")]),

@@ -116,3 +116,52 @@ def test_other_replies_to_an_offer_are_left_to_the_rules(policy: ReplyPolicy, do
                                                         offer: str | None, after: list[Event],
                                                         text: str) -> None:
     assert predicted(policy, domain, after_offer(domain, ranking, offer, after, text)) is None
+
+
+def in_guide(domain: Domain, ranking: list[tuple[str, float]], text: str, offer: str | None,
+             guide: str | None = "view_activate", step: int | None = 2,
+             entities: list[dict[str, Any]] | None = None) -> DialogueStateTracker:
+    """A message in the middle of a guide (view_activate step 3 checks the role when it fails)."""
+    intent = {"name": ranking[0][0], "confidence": ranking[0][1]}
+    parse_data = {"intent": intent, "entities": entities or [],
+                  "intent_ranking": [{"name": name, "confidence": value} for name, value in ranking]}
+    events: list[Event] = [SlotSet("guide", guide), SlotSet("guide_step", step),
+                           ActionExecuted("action_listen"),
+                           UserUttered("顺便问下，付费支持呢？", intent={"name": "ask_paid_plans"}),
+                           ActionExecuted("utter_paid_support_plans"), SlotSet("offer", offer),
+                           ActionExecuted("action_listen"),
+                           UserUttered(text, intent=intent, entities=entities or [], parse_data=parse_data)]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+GLOBAL_ADMIN = {"entity": "partner_role", "value": "global_admin", "start": 3, "end": 15}
+
+
+@pytest.mark.parametrize("state", [
+    # A sure topic, but the very thing offered, opened by a yes or a no.
+    lambda d: after_offer(d, [("ask_remaining_incidents", 0.98)],
+                          text="はい、残りのインシデントの確認手順を"),
+    lambda d: in_guide(d, [("report_activation_failed", 0.96), ("deny", 0.03)],
+                       "不用了，激活那个我之后自己弄", "resume_guide"),
+    # The role named while the step checks it.
+    lambda d: in_guide(d, [("report_activation_failed", 0.8), ("inform", 0.19)],
+                       "我就是 global admin，还是激活不了", None, entities=[GLOBAL_ADMIN]),
+])
+def test_replies_about_the_offer_or_the_role_check_are_answers(policy: ReplyPolicy, domain: Domain,
+                                                              state: Any) -> None:
+    assert predicted(policy, domain, state(domain)) == "action_handle_answer"
+
+
+@pytest.mark.parametrize("state", [
+    # The offered guide's topic without a yes/no cue, and another guide's topic with one.
+    lambda d: in_guide(d, [("report_activation_failed", 0.96)], "激活那个按钮还是灰的", "resume_guide"),
+    lambda d: in_guide(d, [("ask_onprem_request", 0.96)], "不用了，本地的请求怎么提交", "resume_guide"),
+    # A role named where the step checks something else, or with no guide at all.
+    lambda d: in_guide(d, [("report_activation_failed", 0.8)], "我就是 global admin，还是不行",
+                       None, step=1, entities=[GLOBAL_ADMIN]),
+    lambda d: in_guide(d, [("report_activation_failed", 0.8)], "我就是 global admin，还是不行",
+                       None, guide=None, step=None, entities=[GLOBAL_ADMIN]),
+])
+def test_other_topics_in_a_guide_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain,
+                                                      state: Any) -> None:
+    assert predicted(policy, domain, state(domain)) is None
