@@ -1192,14 +1192,14 @@ def cued_value(tracker: Tracker, slot: str | None) -> str | None:
     text = tracker.latest_message.get("text") or ""
     folded, spans = fold_kana_with_spans(text)
     for value, words in load_content().cues.get(slot or "", {}).items():
-        for word in words:
-            at = folded.find(word)
-            if at < 0:
-                continue
-            cue = {"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
-            if not is_negated(text, cue, []):
-                return value
-            return OTHER_VALUE.get(slot or "", {}).get(value)
+        found = [{"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
+                 for word in words for at in [folded.find(word)] if at >= 0]
+        if not found:
+            continue
+        # Any negated cue of the value negates it: "期限は切れてない" has 期限 and 切れ.
+        if not any(is_negated(text, cue, []) for cue in found):
+            return value
+        return OTHER_VALUE.get(slot or "", {}).get(value)
     return None
 
 

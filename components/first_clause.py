@@ -15,9 +15,11 @@ intent, the two swap places. A first clause the classifier does not rank at all
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -27,27 +29,36 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
 from actions.clauses import clause_probabilities, fit_clause_classifier
-from components.intent_rules import IntentRule
+
+DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
+# A later clause that only gives facts ("ちなみにうちはゴールドです").
+FACTS_INTENT = "inform"
+
+
+def topic_intents(domain: Path = DOMAIN) -> list[str]:
+    """The intents that name a situation: the `from_intent` mappings of `diagnosis`."""
+    mappings = yaml.safe_load(domain.read_text(encoding="utf-8"))["slots"]["diagnosis"]["mappings"]
+    return sorted({str(m["intent"]) for m in mappings if m.get("type") == "from_intent"})
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FirstClauseTopic(IntentRule):
-    FILE_NAME = "clause_classifier.pkl"
+class FirstClauseTopic(GraphComponent):
+    FILE_NAME = "first_clause.pkl"
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
             "first_clause_confidence": 0.6,  # the first clause clearly asks its topic
             "later_clause_confidence": 0.45,  # a later clause asks the top intent
-            "ranked_confidence": 0.05,  # the whole message's classifier ranks it too
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 classifier: Pipeline | None = None) -> None:
-        super().__init__(config)
+                 classifier: Pipeline | None = None, topics: list[str] | None = None) -> None:
+        self._config = config
         self._storage = model_storage
         self._resource = resource
         self.classifier = classifier
+        self.topics = set(topics or ())
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -58,8 +69,9 @@ class FirstClauseTopic(IntentRule):
         examples = [(str(m.get(TEXT)), str(m.get(INTENT))) for m in training_data.intent_examples]
         self.classifier = fit_clause_classifier([text for text, _ in examples],
                                                 [intent for _, intent in examples])
+        self.topics = set(topic_intents())
         with self._storage.write_to(self._resource) as directory:
-            (directory / self.FILE_NAME).write_bytes(pickle.dumps(self.classifier))
+            (directory / self.FILE_NAME).write_bytes(pickle.dumps((self.classifier, sorted(self.topics))))
         return self._resource
 
     @classmethod
@@ -67,21 +79,33 @@ class FirstClauseTopic(IntentRule):
              execution_context: ExecutionContext, **kwargs: Any) -> FirstClauseTopic:
         with model_storage.read_from(resource) as directory:
             # Written by train() above into this model's own storage.
-            classifier = pickle.loads((directory / cls.FILE_NAME).read_bytes())
-        return cls(config, model_storage, resource, classifier)
+            classifier, topics = pickle.loads((directory / cls.FILE_NAME).read_bytes())
+        return cls(config, model_storage, resource, classifier, topics)
 
-    def wanted(self, message: Message, top: str | None) -> str | None:
-        if self.classifier is None or top is None:
-            return None
-        rows = clause_probabilities(message.get(TEXT) or "", self.classifier)
+    def first_topic(self, text: str, top: str) -> tuple[str, float] | None:
+        """The first clause's topic and its confidence, when it should lead the message."""
+        rows = clause_probabilities(text, self.classifier) if self.classifier else []
         if not rows:
             return None
         first, confidence = max(rows[0].items(), key=lambda item: item[1])
-        ranked = {item["name"]: item["confidence"] for item in message.get(INTENT_RANKING_KEY) or []}
-        later_asks_top = any(max(row, key=row.__getitem__) == top
-                             and row[top] >= self._config["later_clause_confidence"]
-                             for row in rows[1:])
-        if (first != top and confidence >= self._config["first_clause_confidence"]
-                and later_asks_top and ranked.get(first, 0.0) >= self._config["ranked_confidence"]):
-            return first
-        return None
+        if first not in self.topics or confidence < self._config["first_clause_confidence"]:
+            return None
+        later = {name for row in rows[1:] for name, p in row.items()
+                 if p == max(row.values()) and p >= self._config["later_clause_confidence"]}
+        return (first, confidence) if later - {first} and (top == first or top in later
+                                                            or later <= {FACTS_INTENT}) else None
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            if not ranking:
+                continue
+            leading = self.first_topic(message.get(TEXT) or "", ranking[0]["name"])
+            if leading is None:
+                continue
+            name, confidence = leading
+            first = {"name": name, "confidence": max(confidence, ranking[0]["confidence"])}
+            rest = [item for item in ranking if item["name"] != name]
+            message.set(INTENT, first, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [first, *rest], add_to_output=True)
+        return messages

@@ -42,6 +42,9 @@ ZH_NEGATION_BEFORE = re.compile(
     r"[^，。,.!?！？\n是]{0,4}$"
     r"|(没有?|未|非)$")
 JA_NEGATION_BEFORE = re.compile(r"(非)$")
+# Right after a verb stem among the cue words ("期限が切れてない", "加入してません"); a
+# noun is never directly followed by て, so entities are not affected.
+JA_VERB_NEGATION = re.compile(r"^[てで]い?(ない|無い|ません|なかった)")
 
 
 def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) -> bool:
@@ -51,4 +54,5 @@ def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) 
     before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
     after, before = text[end:after_limit], text[before_limit:start]
     return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
+                or JA_VERB_NEGATION.match(after)
                 or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))

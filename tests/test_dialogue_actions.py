@@ -336,6 +336,11 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("contract_state", "きげんぎれです", "expired"),
     ("contract_state", "まえにおんぷれで契約ついかしてます", "linked"),
     ("contract_state", "是我们之前在本地支持那边加过一次", "linked"),
+    ("contract_state", "期限は切れてないはずです、今年度の契約なので", "linked"),
+    ("competency_kind", "その他のほうじゃないです", "cloud"),
+    ("has_membership", "我们不是没有会员啊，今年刚续费", "yes"),
+    ("has_membership", "まだどのプログラムにも加入できていないんです", "no"),
+    ("dont_know", "這個我真的說不上來", "unknown"),
 ])
 async def test_a_cue_word_of_the_question_counts_with_its_negation(
         domain_dict, question: str, text: str, expected: str) -> None:
