@@ -18,17 +18,18 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.domain import Domain
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
 from actions.clauses import clause_probabilities, fit_clause_classifier
+from components.one_action_policy import topics
 
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
 # A later clause that only gives facts ("ちなみにうちはゴールドです").
@@ -36,9 +37,8 @@ FACTS_INTENT = "inform"
 
 
 def topic_intents(domain: Path = DOMAIN) -> list[str]:
-    """The intents that name a situation: the `from_intent` mappings of `diagnosis`."""
-    mappings = yaml.safe_load(domain.read_text(encoding="utf-8"))["slots"]["diagnosis"]["mappings"]
-    return sorted({str(m["intent"]) for m in mappings if m.get("type") == "from_intent"})
+    """The intents that name a situation (read at training, stored in the model)."""
+    return sorted(topics(Domain.load(domain)))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -90,8 +90,8 @@ class FirstClauseTopic(GraphComponent):
         first, confidence = max(rows[0].items(), key=lambda item: item[1])
         if first not in self.topics or confidence < self._config["first_clause_confidence"]:
             return None
-        later = {name for row in rows[1:] for name, p in row.items()
-                 if p == max(row.values()) and p >= self._config["later_clause_confidence"]}
+        later = {name for name, p in (max(row.items(), key=lambda item: item[1]) for row in rows[1:])
+                 if p >= self._config["later_clause_confidence"]}
         return (first, confidence) if later - {first} and (top == first or top in later
                                                             or later <= {FACTS_INTENT}) else None
 

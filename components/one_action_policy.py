@@ -47,3 +47,10 @@ class OneActionPolicy(Policy, ABC):
     @abstractmethod
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
         """The action to run next, or None to leave the prediction to the other policies."""
+
+
+def topics(domain: Domain) -> dict[str, str]:
+    """intent → the situation it names: the `from_intent` mappings of the slot `diagnosis`."""
+    slot = next((slot for slot in domain.slots if slot.name == "diagnosis"), None)
+    return {str(mapping["intent"]): str(mapping["value"]) for mapping in (slot.mappings if slot else [])
+            if mapping.get("type") == "from_intent"}

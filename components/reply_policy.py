@@ -31,7 +31,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_RANKING_KEY
 
 from actions.content import load_content
-from components.one_action_policy import OneActionPolicy
+from components.one_action_policy import OneActionPolicy, topics
 
 UNKNOWN = "unknown"
 KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all")
@@ -72,17 +72,6 @@ def offer_before_latest_message(tracker: DialogueStateTracker) -> str | None:
 def form_slots(domain: Domain) -> set[str]:
     """The slots some form asks for (the bot's questions)."""
     return {slot for form in domain.forms.values() for slot in form.get("required_slots") or []}
-
-
-def topics(domain: Domain) -> dict[str, str]:
-    """intent → the situation it names (the `from_intent` mappings of `diagnosis`)."""
-    slot = next(slot for slot in domain.slots if slot.name == "diagnosis")
-    return {str(mapping["intent"]): str(mapping["value"])
-            for mapping in slot.mappings if mapping.get("type") == "from_intent"}
-
-
-def topic_intents(domain: Domain) -> set[str]:
-    return set(topics(domain))
 
 
 def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -133,7 +122,7 @@ def answers_the_role_check(tracker: DialogueStateTracker) -> bool:
 def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
     message = tracker.latest_message
     intent = message.intent.get("name")
-    if (intent not in topic_intents(domain) or intent in OFFER_REPLIES
+    if (intent not in topics(domain) or intent in OFFER_REPLIES
             or message.intent.get("confidence", 1.0) >= OFFER_TOPIC_CONFIDENCE):
         return False
     ranking = message.parse_data.get(INTENT_RANKING_KEY) or []

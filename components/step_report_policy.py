@@ -22,20 +22,13 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components.one_action_policy import OneActionPolicy
+from components.one_action_policy import OneActionPolicy, topics
 from components.step_reports import DONE, FAILED, insists, step_report
 
 ACTION_OF_REPORT = {FAILED: "action_guide_failed", DONE: "action_guide_next"}
 # Intents whose own rules already read the message as a reply or must win.
 KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all",
                 "affirm", "deny", "dont_know", "inform")
-
-
-def topic_of(domain: Domain, intent: str | None) -> str | None:
-    """The situation an intent names: its `from_intent` mapping of the slot `diagnosis`."""
-    slot = next((slot for slot in domain.slots if slot.name == "diagnosis"), None)
-    return next((mapping.get("value") for mapping in (slot.mappings if slot else [])
-                 if mapping.get("type") == "from_intent" and mapping.get("intent") == intent), None)
 
 
 @DefaultV1Recipe.register(
@@ -55,7 +48,7 @@ class StepReportPolicy(OneActionPolicy):
         intent = message.intent.get("name")
         if report is None or intent in KEPT_INTENTS:
             return None
-        topic = topic_of(domain, intent)
+        topic = topics(domain).get(str(intent))
         if topic and topic == tracker.get_slot("guide_diagnosis") and not insists(message.entities):
             # The guide's own problem told again ("アクティブ化ボタンが押せません" in the
             # activation guide, maybe in another language): its rule explains it again;

@@ -305,13 +305,19 @@ async def test_cloud_support_routes(slots, responses, diagnosis, guide, domain_d
     assert new_slots.get("guide") == guide
 
 
+def fallback_tracker(ranking: list[dict[str, Any]], slots: dict[str, Any] | None = None,
+                     text: str = "") -> Tracker:
+    """The latest message fell back (nlu_fallback), with this ranking."""
+    return make_tracker(slots, intent="nlu_fallback", ranking=ranking, text=text,
+                        events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+
+
 async def test_clarify_offers_the_likeliest_situations_in_the_users_language(domain_dict) -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 1.0},
                {"name": "ask_entitlement", "confidence": 0.4},
                {"name": "greet", "confidence": 0.3},
                {"name": "ask_remaining_incidents", "confidence": 0.2}]
-    tracker = make_tracker({"language": "zh"}, intent="nlu_fallback", ranking=ranking,
-                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    tracker = fallback_tracker(ranking, {"language": "zh"})
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     buttons = messages[0]["buttons"]
     assert [b["payload"] for b in buttons] == ["/ask_entitlement", "/ask_remaining_incidents", "/deny"]
@@ -320,8 +326,7 @@ async def test_clarify_offers_the_likeliest_situations_in_the_users_language(dom
 
 async def test_clarify_without_a_plausible_situation_shows_the_menu(domain_dict) -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 1.0}, {"name": "thank", "confidence": 0.3}]
-    tracker = make_tracker(intent="nlu_fallback", ranking=ranking,
-                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    tracker = fallback_tracker(ranking)
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_menu"
     assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
@@ -331,8 +336,7 @@ async def test_clarify_of_an_unsure_help_shows_the_menu(domain_dict) -> None:
     """"help" read as the menu, unsurely: every situation, not the two that rank next."""
     ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_menu", "confidence": 0.32},
                {"name": "ask_entitlement", "confidence": 0.1}, {"name": "ask_tpd", "confidence": 0.05}]
-    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text="help",
-                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    tracker = fallback_tracker(ranking, text="help")
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_menu"
     assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
@@ -342,8 +346,7 @@ async def test_clarify_hands_off_when_a_person_ranks_second_behind_the_fallback(
     """"それは私には分からないので、詳しい方と話せますか": don't know 0.53, a person 0.47."""
     ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "dont_know", "confidence": 0.53},
                {"name": "request_human", "confidence": 0.47}]
-    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text="詳しい方と話せますか",
-                           events=[{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}])
+    tracker = fallback_tracker(ranking, text="詳しい方と話せますか")
     _, _, slots = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     assert slots["diagnosis"] == "human_handoff"
 
