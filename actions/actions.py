@@ -39,8 +39,7 @@ from actions.content import (
 )
 from actions.guide import Move, Outcome, Position, step_done, step_failed
 from actions.handoff import handoff_reply
-from components.language import fold_kana_with_spans
-from components.negation import BOTH_VALUES, OTHER_VALUE, is_negated
+from components.negation import BOTH_VALUES
 from components.step_reports import DONE, step_report
 from components.support_kinds import other_request_intent
 
@@ -58,6 +57,7 @@ OFFER_REPLY_CONFIDENCE = 0.2
 SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer", "feedback",
                        "feedback_comment", "feedback_for"}
 HANDOFF_INTENT = "request_human"
+OUT_OF_SCOPE = "out_of_scope"  # the intent and the diagnosis
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
 PERSON_CONFIDENCE = 0.3
@@ -645,6 +645,10 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     if len(clauses(text)) < 2:
         return None
     top = answered or latest_intent(tracker)
+    if top == OUT_OF_SCOPE:
+        # A product problem's other sentences ("原因わかりますか？") describe the problem;
+        # they are no second question about the benefits.
+        return None
     topics, answers = diagnosis_of_intents(domain), topic_actions()
 
     def answerable(name: object) -> bool:
@@ -717,10 +721,13 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     if uttered_this_turn(tracker, topic_actions()[intent]):
         return []
     in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
-    if "action_start_guide" not in topic_actions()[intent] or not (in_hand or question_pending):
-        # The message's own topic keeps the diagnosis; its guide, if any, is the second's.
+    if "action_start_guide" not in topic_actions()[intent]:
+        # A plain answer: the message's own topic keeps the diagnosis.
         return [event for event in run_topic(dispatcher, tracker, domain, intent)
                 if event.get("name") != "diagnosis"]
+    if not (in_hand or question_pending):
+        # Its guide starts: the conversation goes on in that situation, so it is the diagnosis.
+        return run_topic(dispatcher, tracker, domain, intent)
     explain_topic(dispatcher, intent)
     return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "steps")
 
@@ -913,12 +920,18 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         return handoff(dispatcher, tracker)
     previous = slot_before_this_turn(tracker, "diagnosis")
     pending = pending_offer(tracker)
-    if intent in diagnosis_of_intents(domain) and tracker.get_slot("diagnosis") != previous:
-        # A late answer or a reply to the offer (components/reply_policy.py) in words of
-        # another situation: an answer, and its mapping's `diagnosis` is undone.
+    if intent in diagnosis_of_intents(domain) and (tracker.get_slot("diagnosis") != previous
+                                                   or corrects_a_fact(tracker)):
+        # A late answer, a reply to the offer or a correction (components/reply_policy.py)
+        # in words of another situation: an answer, and its mapping's `diagnosis` is undone.
         reply = offer_reply(tracker) if pending else None
+        tracker.slots["diagnosis"] = previous  # what follows reads the question's situation
         return [SlotSet("diagnosis", previous),
                 *handle_answer(dispatcher, tracker, domain, reply or "inform")]
+    if pending and intent in ("guide_next", "guide_failed") and (reply := offer_reply(tracker)):
+        # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
+        # a reply to the offer, not a report on the guide's step.
+        return handle_answer(dispatcher, tracker, domain, reply)
     if pending and intent in ("affirm", "dont_know"):
         return accept_offer(dispatcher, tracker, domain, pending)
     if pending and intent == "deny":
@@ -942,10 +955,13 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         return apply_move(dispatcher, tracker,
                           step_done(guide, position) if done else step_failed(guide, position))
     form = form_for_answer(tracker, domain) if intent == "inform" else None
-    if form and tracker.get_slot("diagnosis") is None:
-        # "うちはゴールドです" out of the blue: the question's situation starts.
-        return [SlotSet("diagnosis", diagnosis_of_form(domain, form)), FollowupAction(form)]
     if form:
+        situation, current = diagnosis_of_form(domain, form), tracker.get_slot("diagnosis")
+        if current != situation and form_of_diagnosis(domain, current) in (None, form):
+            # "うちはゴールドです" out of the blue (or after a product question) starts the
+            # question's situation; a corrected answer ("不是 Action Pack，是银牌") goes back
+            # to it from the case it had led to, and the form's answer refines it anew.
+            return [SlotSet("diagnosis", situation), FollowupAction(form)]
         return [FollowupAction(form)]
     return show_menu(dispatcher, tracker)
 
@@ -979,9 +995,11 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             # not ours), or coming back after another action answered this message: only
             # a fresh reply is read against the question.
             events = await super().run(dispatcher, tracker, domain)
-            if starting and replying_to_user(tracker):
+            if starting and replying_to_user(tracker) and await self.asks(dispatcher, tracker, domain):
                 # A plain second question in the opening message ("…还没有任何权益，另外
-                # TPD 是什么？") is answered before this question is asked.
+                # TPD 是什么？") is answered before this question is asked. A form with
+                # nothing to ask answers at once: the second question comes after its answer
+                # (action_offer_resume), its guide included.
                 events = [*answer_second_topic(dispatcher, tracker, domain, question_pending=True),
                           *events]
             return events
@@ -1002,6 +1020,12 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         if other_topic:
             events.append(SlotSet("diagnosis", previous))
         return events
+
+    async def asks(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                   domain: DomainDict) -> bool:
+        """Whether a question is left after validation (rasa_sdk has applied its events)."""
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        return any(tracker.slots.get(slot) is None for slot in required)
 
     def own_slots(self, domain: DomainDict) -> list[str]:
         return domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or []
@@ -1029,13 +1053,17 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         when the message names no entity for it ("契約の期限が先月で切れていました")."""
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         requested = self.own_question(tracker, domain)
-        if ((latest_intent(tracker) == "dont_know" or says_dont_know(tracker))
-                and accepts_dont_know(domain, requested)):
-            # "算不算云能力我不清楚" names a value but does not give it; "不清楚，会员资格
-            # 不是我管的" is no "no" (the classifier may read it as one).
-            return [*events, SlotSet(requested, "unknown")]
         value = cued_value(tracker, requested)
-        if value is not None and tracker.slots_to_validate().get(requested) is None:
+        read_as_dont_know = latest_intent(tracker) == "dont_know" and value is None
+        if (read_as_dont_know or says_dont_know(tracker)) and accepts_dont_know(domain, requested):
+            # "算不算云能力我不清楚" names a value but does not give it; "不清楚，会员资格
+            # 不是我管的" is no "no" (the classifier may read it as one). Without a word of
+            # not knowing, the options' own words win over the classifier's "don't know"
+            # ("正直に言うと、まだどのプログラムにも加入できていないんです").
+            return [*events, SlotSet(requested, "unknown")]
+        if requested and value is not None and latest_entity(tracker, requested) is None:
+            # The options' own words are more telling than a yes/no reading of the message:
+            # "メンバーシップがないわけではない" may be classified as "no".
             events.append(SlotSet(requested, value))
         if requested is None:
             events += self.corrections_in_cues(tracker, domain)
@@ -1043,11 +1071,12 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 
     def corrections_in_cues(self, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         """A reply that comes back to an answered question in the options' own words
-        ("哦不是，是我们之前在本地支持那边加过一次" after "expired") corrects the answer."""
+        corrects the answer ("哦不是，是我们之前在本地支持那边加过一次" after "expired") or
+        gives it late ("合同跑到“不可用的支持计划”下面去了" after "don't know")."""
         # The answer given before may be among the slots to validate (Rasa hands a form it
         # activates its filled slots): only an entity of this message is a new answer.
         return [SlotSet(slot, value) for slot in self.own_slots(domain)
-                if tracker.get_slot(slot) not in (None, "unknown")
+                if tracker.get_slot(slot) is not None
                 and latest_entity(tracker, slot) is None
                 and (value := cued_value(tracker, slot)) not in (None, tracker.get_slot(slot))]
 
@@ -1118,7 +1147,10 @@ class ValidateCloudRouteForm(PendingQuestionValidation):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         route = cloud_route(tracker)
-        if route is None or (route == "unknown" and not self.explained(tracker)):
+        # An answer found in this message (a cue word: "リセラーです") makes the route known
+        # before it is validated; it stays required, or rasa_sdk would drop it unvalidated.
+        answered_now = tracker.slots_to_validate().get("cloud_route") is not None
+        if route is None or answered_now or (route == "unknown" and not self.explained(tracker)):
             return ["cloud_route"]
         return []
 
@@ -1187,20 +1219,8 @@ def offer_reply(tracker: Tracker) -> str | None:
 
 
 def cued_value(tracker: Tracker, slot: str | None) -> str | None:
-    """The value a cue word of the pending question gives; a negated cue ("クラウド系
-    じゃない") gives the other value of a two-valued fact, or none."""
-    text = tracker.latest_message.get("text") or ""
-    folded, spans = fold_kana_with_spans(text)
-    for value, words in load_content().cues.get(slot or "", {}).items():
-        found = [{"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
-                 for word in words for at in [folded.find(word)] if at >= 0]
-        if not found:
-            continue
-        # Any negated cue of the value negates it: "期限は切れてない" has 期限 and 切れ.
-        if not any(is_negated(text, cue, []) for cue in found):
-            return value
-        return OTHER_VALUE.get(slot or "", {}).get(value)
-    return None
+    """The value a cue word of the pending question gives (Content.cued_value)."""
+    return load_content().cued_value(tracker.latest_message.get("text") or "", slot)
 
 
 def uttered_since_form_start(tracker: Tracker, form: str, response: str) -> bool:
@@ -1319,13 +1339,13 @@ class ActionClarify(Action):
         language = language_of(tracker)
         labelled = content.labels["intents"]
         ranking = tracker.latest_message.get("intent_ranking") or []
-        if likeliest == "out_of_scope":
+        if likeliest == OUT_OF_SCOPE:
             # Most likely outside the domain (a product problem, small talk): say what the
             # bot covers and how product problems are handled, rather than guess a topic.
             dispatcher.utter_message(response="utter_out_of_scope")
-            return [SlotSet("diagnosis", "out_of_scope")]
+            return [SlotSet("diagnosis", OUT_OF_SCOPE)]
         candidates = [item["name"] for item in ranking
-                      if item.get("name") in labelled and item["name"] != "out_of_scope"]
+                      if item.get("name") in labelled and item["name"] != OUT_OF_SCOPE]
         if not candidates or likeliest == "ask_menu":  # "help": every situation
             return show_menu(dispatcher, tracker)
         buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}

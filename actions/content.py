@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from components.language import fold_kana
+from components.language import fold_kana, fold_kana_with_spans
+from components.negation import OTHER_VALUE, is_negated
 
 CONTENT = Path(__file__).resolve().parent / "content"
 RULES = Path(__file__).resolve().parent.parent / "data" / "rules.yml"
@@ -100,6 +101,26 @@ class Content:
         """Whether the guide's step, when it fails, checks the partner's role."""
         return (guide in self.guides and step is not None
                 and ROLE_CAUSE in self.guides[guide].steps[int(step)].if_failed)
+
+    def cued_value(self, text: str, question: str | None) -> str | None:
+        """The value a cue word of the question gives in the text; a negated cue ("クラウド系
+        じゃない") gives the other value of a two-valued fact, or none."""
+        folded, spans = fold_kana_with_spans(text)
+        for value, words in self.cues.get(question or "", {}).items():
+            found = [{"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
+                     for word in words for at in [folded.find(word)] if at >= 0]
+            if not found:
+                continue
+            # Any negated cue of the value negates it: "期限は切れてない" has 期限 and 切れ.
+            if not any(is_negated(text, cue, []) for cue in found):
+                return value
+            return OTHER_VALUE.get(question or "", {}).get(value)
+        return None
+
+    def says(self, text: str, words: str) -> bool:
+        """Whether the text has a word of the cue list `words` anywhere ("更正一下：…")."""
+        folded = fold_kana(text)
+        return any(word in folded for value in self.cues.get(words, {}).values() for word in value)
 
     def opening_cue(self, text: str, question: str) -> str | None:
         """The value of `question` whose cue word opens the text ("好的，…", "いえ、…")."""

@@ -25,7 +25,7 @@ from components.redaction import mask_ids
 
 FORM = "feedback_form"
 # Situations after which there is nothing to rate.
-OUT_OF_SCOPE = "out_of_scope"
+OUT_OF_SCOPE = bot.OUT_OF_SCOPE
 NOT_RATED = {OUT_OF_SCOPE, "human_handoff"}
 # The intents that answer it: yes/no (the slot's mappings in domain.yml), "できました" /
 # "うまくいきません" right after a guide's last step, and "分からない": not sure it is

@@ -7,8 +7,8 @@ answers the message's intent first and the other clause second (actions.second_t
 so a question the first clause opens would be offered instead of asked. When each
 clause is read on its own (actions/clauses.py, the same classifier and clause breaks as
 the actions, trained here on the NLU data Rasa trains on) and the first clause clearly
-asks another topic that the classifier also ranks, while a later clause asks the top
-intent, the two swap places. A first clause the classifier does not rank at all
+asks a topic while a later clause asks another one (or only gives facts), the first
+clause's topic leads. A first clause the classifier does not rank at all
 ("こんにちは。TPDって何ですか？": greet 0.0) changes nothing.
 """
 
@@ -92,8 +92,10 @@ class FirstClauseTopic(GraphComponent):
             return None
         later = {name for name, p in (max(row.items(), key=lambda item: item[1]) for row in rows[1:])
                  if p >= self._config["later_clause_confidence"]}
-        return (first, confidence) if later - {first} and (top == first or top in later
-                                                            or later <= {FACTS_INTENT}) else None
+        # A later clause asks another thing (or only gives facts): the first leads, whatever
+        # the whole message was read as ("激活按钮在哪里点？还有我们一共有多少个事件可以用"
+        # read as a third topic, the remaining incidents).
+        return (first, confidence) if later - {first} else None
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

@@ -16,7 +16,8 @@ alone would start another topic. Both cases go to `action_handle_answer`.
   names the partner's role while the step checks it: the role answers the check.
 
 A request for a person keeps its rule; so do the guide's own replies (a report on a step
-is StepReportPolicy's) and the plain replies, which the rules already read as answers.
+is StepReportPolicy's) unless they name the thing just offered ("好，那接着说剩余事件的"
+to the offer of those steps), and the plain replies, which the rules already read as answers.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ from actions.content import load_content
 from components.one_action_policy import OneActionPolicy, topics
 
 UNKNOWN = "unknown"
-KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all")
+GUIDE_REPLIES = ("guide_next", "guide_failed")
+KEPT_INTENTS = ("request_human", *GUIDE_REPLIES, "guide_show_all")
 OFFER_REPLIES = ("affirm", "deny")
 # Below this the classifier is unsure of a topic read in a reply to an offer...
 OFFER_TOPIC_CONFIDENCE = 0.9
 # ...and yes or no ranked this high makes the message the reply (actions.OFFER_REPLY_CONFIDENCE).
 OFFER_REPLY_CONFIDENCE = 0.2
+# A topic ranked second this high is named too (message_topics).
+RUNNER_UP_TOPIC_CONFIDENCE = 0.3
 
 
 def user_message_indices(tracker: DialogueStateTracker) -> list[int]:
@@ -60,11 +64,7 @@ def slots_before_latest_message(tracker: DialogueStateTracker) -> dict[str, Any]
 def offer_before_latest_message(tracker: DialogueStateTracker) -> str | None:
     """The offer (slot `offer`) the bot made in its turn before the latest message, as
     actions.pending_offer reads it."""
-    users = user_message_indices(tracker)
-    if len(users) < 2:
-        return None
-    previous_turn = list(tracker.events)[users[-2] + 1: users[-1]]
-    offers = [event.value for event in previous_turn
+    offers = [event.value for event in previous_turn(tracker)
               if isinstance(event, SlotSet) and event.key == "offer"]
     return str(offers[-1]) if offers and offers[-1] else None
 
@@ -74,11 +74,38 @@ def form_slots(domain: Domain) -> set[str]:
     return {slot for form in domain.forms.values() for slot in form.get("required_slots") or []}
 
 
+def previous_turn(tracker: DialogueStateTracker) -> list[Any]:
+    """The bot's events between the two latest messages."""
+    users = user_message_indices(tracker)
+    return list(tracker.events)[users[-2] + 1: users[-1]] if len(users) >= 2 else []
+
+
 def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    """A value for a question answered "don't know": an entity for it, or right after that
+    answer the options' own words ("合同跑到“不可用的支持计划”下面去了" once the bot said
+    how to tell the two cases)."""
     before = slots_before_latest_message(tracker)
     asked = form_slots(domain)
-    return any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
-               and entity.get("value") not in (None, UNKNOWN)
+    if any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
+           and entity.get("value") not in (None, UNKNOWN)
+           for entity in tracker.latest_message.entities):
+        return True
+    just_unknown = {event.key for event in previous_turn(tracker)
+                    if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
+    text = tracker.latest_message.text or ""
+    return any(load_content().cued_value(text, slot) not in (None, UNKNOWN) for slot in just_unknown)
+
+
+def corrects_an_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    """A correction word and another value for a question answered before ("更正一下：合同
+    还在有效期内，…已经绑定过一次了" after "expired"): the answer is corrected, whatever
+    topic the rest of the words name."""
+    if not load_content().says(tracker.latest_message.text or "", "correction"):
+        return False
+    before = slots_before_latest_message(tracker)
+    asked = form_slots(domain)
+    return any(entity.get("entity") in asked
+               and before.get(entity["entity"]) not in (None, UNKNOWN, entity.get("value"))
                for entity in tracker.latest_message.entities)
 
 
@@ -98,18 +125,29 @@ def guides_of(situation: str | None) -> set[str]:
             if key.split("/")[0] == situation}
 
 
+def message_topics(tracker: DialogueStateTracker, domain: Domain) -> set[str]:
+    """The situations the message names: its intent's, and a runner-up's read this high
+    ("好，那接着说剩余事件的" reads as "next step" first, remaining incidents second)."""
+    ranking = tracker.latest_message.parse_data.get(INTENT_RANKING_KEY) or []
+    named = {str(tracker.latest_message.intent.get("name"))}
+    named |= {str(item.get("name")) for item in ranking[1:2]
+              if item.get("confidence", 0.0) >= RUNNER_UP_TOPIC_CONFIDENCE}
+    situations = topics(domain)
+    return {situations[intent] for intent in named if intent in situations}
+
+
 def is_reply_about_the_offer(tracker: DialogueStateTracker, domain: Domain) -> bool:
     """A yes/no cue opens a message about the very thing offered, however sure the
     classifier is of that topic: "不用了，激活那个我之后自己弄" to "continue the activation
     guide?", "はい、残りのインシデントの確認手順を" to the offer of those steps."""
     message = tracker.latest_message
     offer = offer_before_latest_message(tracker)
-    topic = topics(domain).get(str(message.intent.get("name")))
-    if offer is None or topic is None or load_content().opening_cue(message.text or "", "offer") is None:
+    named = message_topics(tracker, domain)
+    if offer is None or not named or load_content().opening_cue(message.text or "", "offer") is None:
         return False
     if offer == "resume_guide":
-        return tracker.get_slot("guide") in guides_of(topic)
-    return topic == offered_situation(offer, domain)
+        return any(tracker.get_slot("guide") in guides_of(topic) for topic in named)
+    return offered_situation(offer, domain) in named
 
 
 def answers_the_role_check(tracker: DialogueStateTracker) -> bool:
@@ -142,12 +180,26 @@ class ReplyPolicy(OneActionPolicy):
         return {"priority": 7}
 
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
-        message = tracker.latest_message
-        if (message is None or tracker.active_loop_name
-                or tracker.latest_action_name != ACTION_LISTEN_NAME
-                or message.intent.get("name") in KEPT_INTENTS):
+        if tracker.latest_message is None:
             return None
-        if (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
-                or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker)):
+        if tracker.active_loop_name:
+            # A form's question comes first; a correction that it turned down is still one.
+            if not (tracker.is_active_loop_rejected and corrects_an_answer(tracker, domain)):
+                return None
+        elif not is_reply(tracker, domain):
+            return None
+        if tracker.latest_action_name == ACTION_LISTEN_NAME:
             return "action_handle_answer"
+        if tracker.latest_action_name == "action_handle_answer":
+            return ACTION_LISTEN_NAME  # the reply was answered; no rule follows it
         return None
+
+
+def is_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
+    intent = tracker.latest_message.intent.get("name")
+    if intent in KEPT_INTENTS:
+        # A step report keeps its rule unless it names the thing just offered.
+        return intent in GUIDE_REPLIES and is_reply_about_the_offer(tracker, domain)
+    return (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
+            or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker)
+            or corrects_an_answer(tracker, domain))

@@ -159,7 +159,8 @@ async def test_a_second_topic_that_needs_a_guide_starts_it_when_no_guide_is_in_h
                            events=[user("ask_access_contract_ids", text)])
     messages, _, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_explain_activate_benefits"
-    assert slots["guide"] == "view_activate" and "diagnosis" not in slots
+    # The conversation goes on in that guide: its situation is the diagnosis.
+    assert slots["guide"] == "view_activate" and slots["diagnosis"] == "activate_benefits"
     # In the middle of another guide it is explained and its steps are offered.
     busy = make_tracker({"language": "zh", **guide_slots("switch_account", 1)},
                         intent="ask_access_contract_ids", text=text,
@@ -281,6 +282,25 @@ async def test_a_plain_second_question_is_answered_when_the_first_opens_a_questi
     assert (await run(bot_actions.ActionOfferResume(), again, domain_dict))[0] == []
 
 
+async def test_a_second_question_waits_for_a_form_with_nothing_to_ask(domain_dict) -> None:
+    # Everything the count needs is in the message: the form answers at once, and the second
+    # question comes after that answer (action_offer_resume), not before it.
+    text = "我们是银牌，本地产品一共能开几个事件？顺便问下本地产品的支持请求在哪提交"
+    events = [{"event": "action", "name": "action_listen"}, user("ask_entitlement", text),
+              {"event": "action", "name": "entitlement_form"}]
+    known = {"language": "zh", "diagnosis": "entitlement", "membership": "silver",
+             "support_kind": "on_premises"}
+    tracker = make_tracker(known, intent="ask_entitlement", text=text, events=events)
+    messages, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert messages == [] and values.get("requested_slot") is None
+    # With a question left, the second question is answered before it is asked.
+    del known["membership"]
+    tracker = make_tracker(known, intent="ask_entitlement", text=text, events=events)
+    messages, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_explain_onprem_request"]
+    assert values["requested_slot"] == "membership"
+
+
 def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
                  diagnosis: str = "entitlement") -> Any:
     events = [slot("diagnosis", diagnosis), {"event": "action", "name": "action_listen"},
@@ -349,6 +369,37 @@ async def test_a_cue_word_of_the_question_counts_with_its_negation(
     assert bot_actions.cued_value(tracker, question) == expected
 
 
+@pytest.mark.parametrize(("text", "route"), [
+    ("うちはリセラーで、お客さんのAzureのサブスクリプションを代わりに管理してる立場です", "csp"),
+    ("我们是代理商，平时替客户管着一堆 Azure 订阅", "csp"),
+    ("自社のコンピテンシー特典を使う形になります", "signature"),
+])
+async def test_the_routes_own_words_answer_signature_or_csp(domain_dict, text: str, route: str) -> None:
+    tracker = form_tracker("cloud_route", "inform", {}, diagnosis="cloud_support_request")
+    tracker.active_loop = {"name": "cloud_route_form"}
+    tracker.latest_message["text"] = text
+    _, _, values = await run(bot_actions.ValidateCloudRouteForm(), tracker, domain_dict)
+    assert values["cloud_route"] == route and values["requested_slot"] is None
+
+
+@pytest.mark.parametrize(("intent", "text", "mapped", "expected"), [
+    # The classifier's "no", but the options' own words say yes.
+    ("deny", "メンバーシップがないわけではないんです", "no", "yes"),
+    # The classifier's "don't know", but no word of not knowing: the words say no.
+    ("dont_know", "正直に言うと、まだどのプログラムにも加入できていないんです", None, "no"),
+    # A word of not knowing still wins.
+    ("dont_know", "会員かどうか、正直よく分からないです", None, "unknown"),
+])
+async def test_the_options_own_words_win_over_the_yes_no_reading(
+        domain_dict, intent: str, text: str, mapped: str | None, expected: str) -> None:
+    tracker = form_tracker("has_membership", intent, {} if mapped is None else {"has_membership": mapped},
+                           diagnosis="no_benefits_yet")
+    tracker.active_loop = {"name": "membership_check_form"}
+    tracker.latest_message["text"] = text
+    _, _, values = await run(bot_actions.ValidateMembershipCheckForm(), tracker, domain_dict)
+    assert values["has_membership"] == expected
+
+
 @pytest.mark.parametrize(("diagnosis", "form"), [
     ("entitlement", "entitlement_form"), ("action_pack_no_cloud", "entitlement_form"),
     ("cloud_support_request", "cloud_route_form"), ("no_benefits_yet", "membership_check_form"),
@@ -410,3 +461,44 @@ async def test_an_unsure_topic_opened_by_yes_accepts_the_offer(domain_dict) -> N
     messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_explain_remaining_incidents"
     assert values["diagnosis"] == "remaining_incidents" and values["guide"] == "remaining_incidents"
+
+
+def test_a_product_problem_has_no_second_question(domain_dict) -> None:
+    # "原因わかりますか？" reads alone as a topic weakly; it is part of the problem.
+    text = "Azure VMを起動しようとするとAllocationFailedエラーが出ます。原因わかりますか？"
+    tracker = make_tracker(intent="out_of_scope", text=text, events=[user("out_of_scope", text)])
+    assert bot_actions.second_topic(tracker, domain_dict) is None
+
+
+async def test_a_corrected_membership_goes_back_to_the_count_question(domain_dict) -> None:
+    # "刚才说错了，是白银会员，不是Action Pack" after the Action Pack answer.
+    events = [slot("membership", "action_pack"), slot("support_kind", "cloud"),
+              slot("diagnosis", "action_pack_no_cloud"), user("inform")]
+    tracker = make_tracker({"language": "zh", "diagnosis": "action_pack_no_cloud",
+                            "membership": "silver", "support_kind": "cloud"}, intent="inform",
+                           entities=[{"entity": "membership", "value": "silver"}], events=events)
+    _, events, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert slots["diagnosis"] == "entitlement"
+    assert events[-1] == {"event": "followup", "name": "entitlement_form", "timestamp": None}
+
+
+async def test_the_options_own_words_after_dont_know_answer_the_question_late(domain_dict) -> None:
+    # After "分不清是哪种情况", read as the remaining-incidents topic (components/reply_policy.py).
+    text = "我去企业支持看了一眼，那个合同跑到“不可用的支持计划”下面去了，剩余事件显示 0"
+    diagnosis = "access_id_already_associated"
+    events = [slot("diagnosis", diagnosis), slot("contract_state", "unknown"),
+              user("ask_remaining_incidents", text), slot("diagnosis", "remaining_incidents")]
+    tracker = make_tracker({"language": "zh", "diagnosis": "remaining_incidents",
+                            "contract_state": "unknown"}, intent="ask_remaining_incidents",
+                           text=text, events=events)
+    _, events, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert slots["diagnosis"] == diagnosis
+    assert events[-1] == {"event": "followup", "name": "access_id_form", "timestamp": None}
+    # The question's form, run again, takes the words as the answer.
+    form = form_tracker("contract_state", "ask_remaining_incidents", {"contract_state": "unknown"},
+                        diagnosis=diagnosis)
+    form.active_loop = {"name": "access_id_form"}
+    form.slots["requested_slot"] = None
+    form.latest_message["text"] = text
+    _, _, values = await run(bot_actions.ValidateAccessIdForm(), form, domain_dict)
+    assert values["contract_state"] == "expired"

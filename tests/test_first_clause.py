@@ -31,6 +31,9 @@ def read(component: FirstClauseTopic, text: str, ranking: list[tuple[str, float]
      [("ask_remaining_incidents", 0.86), ("ask_onprem_request", 0.14)], "ask_onprem_request"),
     ("权益页面说看起来你还没有任何权益，另外 TPD 是什么？",
      [("ask_tpd", 0.66), ("report_no_benefits", 0.34)], "report_no_benefits"),
+    # Read as a whole as neither clause's topic.
+    ("激活按钮在哪里点？还有我们一共有多少个事件可以用",
+     [("ask_remaining_incidents", 0.6), ("ask_activate_benefits", 0.18)], "ask_activate_benefits"),
 ])
 def test_the_first_question_becomes_the_messages_intent(component: FirstClauseTopic, text: str,
                                                         ranking: list[tuple[str, float]],

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    Event,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.reply_policy import ReplyPolicy
@@ -61,8 +68,6 @@ def test_a_value_for_a_question_answered_dont_know_is_its_answer(policy: ReplyPo
     ("unknown", "ask_remaining_incidents", [], []),  # no value in the message
     ("unknown", "request_human", None, []),  # a person wins
     ("unknown", "ask_remaining_incidents", None, [ActiveLoop("access_id_form")]),  # a form asks
-    ("unknown", "ask_remaining_incidents", None,
-     [ActionExecuted("action_handle_answer")]),  # answered already this turn
 ])
 def test_other_messages_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain, before: Any,
                                               intent: str, entities: list[dict[str, Any]] | None,
@@ -109,7 +114,8 @@ def test_an_unsure_topic_that_reads_as_yes_or_no_replies_to_the_offer(
     (UNSURE_TOPIC, "remaining_incidents", [], "確認の手順を"),  # no cue, yes or no far behind
     ([("affirm", 0.6), ("ask_activate_benefits", 0.3)], "remaining_incidents", [], "はい"),  # the rules
     ([("request_human", 0.5), ("affirm", 0.4)], "remaining_incidents", [], "はい、人と"),  # a person
-    (UNSURE_TOPIC_THEN_YES, "remaining_incidents", [ActionExecuted("action_handle_answer")], "はい"),
+    # "next step" with the offered topic far behind is a report on the step
+    ([("guide_next", 0.8), ("ask_remaining_incidents", 0.1)], "remaining_incidents", [], "はい、次へ"),
 ])
 def test_other_replies_to_an_offer_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain,
                                                         ranking: list[tuple[str, float]],
@@ -165,3 +171,72 @@ def test_replies_about_the_offer_or_the_role_check_are_answers(policy: ReplyPoli
 def test_other_topics_in_a_guide_are_left_to_the_rules(policy: ReplyPolicy, domain: Domain,
                                                       state: Any) -> None:
     assert predicted(policy, domain, state(domain)) is None
+
+
+def test_a_step_report_naming_the_offered_thing_replies_to_the_offer(policy: ReplyPolicy,
+                                                                     domain: Domain) -> None:
+    # "next step" read first, the offered topic a close second: the partner takes the offer.
+    ranking = [("guide_next", 0.55), ("ask_remaining_incidents", 0.35), ("affirm", 0.05)]
+    state = after_offer(domain, ranking, text="好，那接着说剩余事件的")
+    assert predicted(policy, domain, state) == "action_handle_answer"
+
+
+@pytest.mark.parametrize("state", [
+    lambda d: tracker(d, "unknown", after=[ActionExecuted("action_handle_answer")]),
+    lambda d: after_offer(d, UNSURE_TOPIC_THEN_YES, after=[ActionExecuted("action_handle_answer")],
+                          text="はい"),
+])
+def test_a_reply_once_answered_waits_for_the_partner(policy: ReplyPolicy, domain: Domain,
+                                                    state: Any) -> None:
+    # No rule follows action_handle_answer: without this the turn fell to action_clarify.
+    assert predicted(policy, domain, state(domain)) == "action_listen"
+
+
+def turned_down(domain: Domain, text: str, entities: list[dict[str, Any]],
+                before: str | None = "expired") -> DialogueStateTracker:
+    """The feedback question pending after the contract answer; the form has turned the
+    message down as no answer to it."""
+    events: list[Event] = [SlotSet("diagnosis", "access_id_already_associated_expired"),
+                           SlotSet("contract_state", before), ActiveLoop("feedback_form"),
+                           SlotSet("requested_slot", "feedback"), ActionExecuted("action_listen"),
+                           UserUttered(text, intent={"name": "ask_remaining_incidents", "confidence": 0.91},
+                                       entities=entities),
+                           ActionExecutionRejected("feedback_form")]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+LINKED = [{"entity": "contract_state", "value": "linked", "start": 20, "end": 26}]
+
+
+@pytest.mark.parametrize(("text", "entities", "before", "expected"), [
+    # A correction word and another value: the answer is corrected.
+    ("更正一下：合同还在有效期内，当初开本地产品工单的时候已经绑定过一次了", LINKED, "expired",
+     "action_handle_answer"),
+    # Another value without a correction word: the topic's rule answers.
+    ("合同还在有效期内，当初开本地产品工单的时候已经绑定过一次了，剩余事件在哪看", LINKED, "expired", None),
+    # A correction word, but the same value as before.
+    ("更正一下，是之前绑定过的那种", LINKED, "linked", None),
+])
+def test_a_correction_the_form_turned_down_is_answered(policy: ReplyPolicy, domain: Domain, text: str,
+                                                      entities: list[dict[str, Any]], before: str,
+                                                      expected: str | None) -> None:
+    assert predicted(policy, domain, turned_down(domain, text, entities, before)) == expected
+
+
+def test_the_options_own_words_right_after_dont_know_are_a_late_answer(policy: ReplyPolicy,
+                                                                      domain: Domain) -> None:
+    text = "我去企业支持看了一眼，那个合同跑到“不可用的支持计划”下面去了"
+    events: list[Event] = [ActionExecuted("action_listen"),
+                           UserUttered("说实话我分不清是哪种情况", intent={"name": "dont_know"}),
+                           SlotSet("contract_state", "unknown"), ActionExecuted("action_answer_access_id"),
+                           ActionExecuted("action_listen"),
+                           UserUttered(text, intent={"name": "ask_remaining_incidents", "confidence": 1.0}),
+                           SlotSet("diagnosis", "remaining_incidents")]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == "action_handle_answer"
+    # A turn later the same words are a question of their own.
+    later = DialogueStateTracker.from_events("s", [*events[:4], ActionExecuted("action_listen"),
+                                                   UserUttered("谢谢", intent={"name": "thank"}),
+                                                   ActionExecuted("utter_you_are_welcome"), *events[4:]],
+                                             slots=domain.slots)
+    assert predicted(policy, domain, later) is None
