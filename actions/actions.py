@@ -86,6 +86,20 @@ def corrects_a_fact(tracker: Tracker) -> bool:
                for entity in FACT_ENTITIES for value in [latest_entity(tracker, entity)])
 
 
+def corrects_an_answer(tracker: Tracker, domain: DomainDict) -> bool:
+    """A correction of an answered question (Content.corrections), in any words."""
+    before = {slot: slot_before_this_turn(tracker, slot) for slot in form_slots(domain)}
+    return bool(load_content().corrections(tracker.latest_message.get("text") or "",
+                                           tracker.latest_message.get("entities") or [], before,
+                                           set(before)))
+
+
+def form_slots(domain: DomainDict) -> list[str]:
+    """The slots some form asks for (the bot's questions)."""
+    return sorted({slot for form in domain.get("forms", {}).values()
+                   for slot in form.get("required_slots") or []})
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
@@ -665,7 +679,8 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
                                 key=lambda item: item[1])
         # A clause that reads as the own topic only weakly ("アクティブ化したらIDはどこに
         # 出ますか", 0.37) asks its next likeliest topic (the IDs, 0.35).
-        weakly_own = row.get(str(top), 0.0) < CLAUSE_READ_CONFIDENCE
+        # An answer ("合同没有过期，…") is no topic: its other clauses need the full confidence.
+        weakly_own = top in topics and row.get(str(top), 0.0) < CLAUSE_READ_CONFIDENCE
         wanted = CLAUSE_TOPIC_CONFIDENCE if not weakly_own else WEAK_CLAUSE_TOPIC_CONFIDENCE
         if i != own and answerable(name) and probability >= wanted:
             return name
@@ -920,10 +935,14 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         return handoff(dispatcher, tracker)
     previous = slot_before_this_turn(tracker, "diagnosis")
     pending = pending_offer(tracker)
-    if intent in diagnosis_of_intents(domain) and (tracker.get_slot("diagnosis") != previous
-                                                   or corrects_a_fact(tracker)):
-        # A late answer, a reply to the offer or a correction (components/reply_policy.py)
-        # in words of another situation: an answer, and its mapping's `diagnosis` is undone.
+    if intent != "inform" and corrects_an_answer(tracker, domain):
+        # "更正一下：…", "ごめんなさい、ゴールドありました" read as another topic or as a step
+        # report (components/reply_policy.py): an answer to the question it corrects.
+        tracker.slots["diagnosis"] = previous
+        return [SlotSet("diagnosis", previous), *handle_answer(dispatcher, tracker, domain, "inform")]
+    if intent in diagnosis_of_intents(domain) and tracker.get_slot("diagnosis") != previous:
+        # A late answer or a reply to the offer (components/reply_policy.py) in words of
+        # another situation: an answer, and its mapping's `diagnosis` is undone.
         reply = offer_reply(tracker) if pending else None
         tracker.slots["diagnosis"] = previous  # what follows reads the question's situation
         return [SlotSet("diagnosis", previous),

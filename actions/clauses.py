@@ -26,9 +26,11 @@ from components.language import fold_kana
 NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
 
 # Where a second question starts: after a question or full stop, or at a connective
-# ("あと、", "それと", "另外", "还有"…). A clause shorter than this is a fragment, not a question.
-CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それと|それから|ついでに|"
-                          r"另外|还有|以及|顺便|同时)"
+# ("あと、", "それと", "另外"…); "还有", "以及" and "同时" only where a clause starts, since
+# inside one they mean "still have" or "and" ("事件也还有很多", "本地以及云").
+# A clause shorter than this is a fragment, not a question.
+CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それと|それから|ついでに|另外|顺便)"
+                          r"|(?<=[\s，,、；;])(?=还有|以及|同时)"
                           # "Xの調べ方と、Yの出し方、両方知りたい": one sentence, two asks
                           r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))")
 SHORTEST_CLAUSE = 4

@@ -59,6 +59,8 @@ class Step:
     if_failed: tuple[str, ...]
 
 
+# The answer "don't know" (the dont_know mappings of the slots).
+UNKNOWN = "unknown"
 # The guide cause that checks the partner's role (guides.yml).
 ROLE_CAUSE = "activation_role"
 
@@ -116,6 +118,21 @@ class Content:
                 return value
             return OTHER_VALUE.get(question or "", {}).get(value)
         return None
+
+    def corrections(self, text: str, entities: list[dict[str, Any]], before: dict[str, Any],
+                    asked: set[str]) -> dict[str, Any]:
+        """The answers a message corrects: with a correction word ("更正一下", "ごめんなさい"),
+        another value for a question answered before (`before`: the slots as they were),
+        from an entity or the question's own words ("ゴールドありました" to "会員資格は？")."""
+        if not self.says(text, "correction"):
+            return {}
+        given = {str(entity.get("entity")): entity.get("value") for entity in entities}
+        corrected = {}
+        for slot in asked:
+            value = given.get(slot) or self.cued_value(text, slot)
+            if before.get(slot) not in (None, UNKNOWN) and value not in (None, UNKNOWN, before.get(slot)):
+                corrected[slot] = value
+        return corrected
 
     def says(self, text: str, words: str) -> bool:
         """Whether the text has a word of the cue list `words` anywhere ("更正一下：…")."""

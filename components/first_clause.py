@@ -106,8 +106,15 @@ class FirstClauseTopic(GraphComponent):
             if leading is None:
                 continue
             name, confidence = leading
-            first = {"name": name, "confidence": max(confidence, ranking[0]["confidence"])}
-            rest = [item for item in ranking if item["name"] != name]
+            top = ranking[0]
+            first = {"name": name, "confidence": max(confidence, top["confidence"])}
+            # The former top takes the first topic's old place, so that the two are not
+            # read as a tie ("ambiguous" to the FallbackClassifier).
+            old = next((item["confidence"] for item in ranking if item["name"] == name), 0.0)
+            rest = sorted(({**item, "confidence": min(item["confidence"], old)}
+                           if item is top and top["name"] != name else item
+                           for item in ranking if item["name"] != name),
+                          key=lambda item: -item["confidence"])
             message.set(INTENT, first, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [first, *rest], add_to_output=True)
         return messages

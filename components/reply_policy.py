@@ -31,10 +31,9 @@ from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_RANKING_KEY
 
-from actions.content import load_content
+from actions.content import UNKNOWN, load_content
 from components.one_action_policy import OneActionPolicy, topics
 
-UNKNOWN = "unknown"
 GUIDE_REPLIES = ("guide_next", "guide_failed")
 KEPT_INTENTS = ("request_human", *GUIDE_REPLIES, "guide_show_all")
 OFFER_REPLIES = ("affirm", "deny")
@@ -97,16 +96,12 @@ def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
 
 
 def corrects_an_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
-    """A correction word and another value for a question answered before ("更正一下：合同
-    还在有效期内，…已经绑定过一次了" after "expired"): the answer is corrected, whatever
-    topic the rest of the words name."""
-    if not load_content().says(tracker.latest_message.text or "", "correction"):
-        return False
-    before = slots_before_latest_message(tracker)
-    asked = form_slots(domain)
-    return any(entity.get("entity") in asked
-               and before.get(entity["entity"]) not in (None, UNKNOWN, entity.get("value"))
-               for entity in tracker.latest_message.entities)
+    """A correction of a question answered before ("更正一下：合同还在有效期内，…已经绑定过
+    一次了" after "expired"): the answer is corrected, whatever topic the rest of the words
+    name (actions.content.Content.corrections)."""
+    message = tracker.latest_message
+    return bool(load_content().corrections(message.text or "", message.entities,
+                                           slots_before_latest_message(tracker), form_slots(domain)))
 
 
 # What the offers without an intent in their name offer (actions.accept_offer).
@@ -197,9 +192,10 @@ class ReplyPolicy(OneActionPolicy):
 
 def is_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
     intent = tracker.latest_message.intent.get("name")
+    if intent != "request_human" and corrects_an_answer(tracker, domain):
+        return True  # "ごめんなさい、ゴールドありました" read as a step report is a correction
     if intent in KEPT_INTENTS:
         # A step report keeps its rule unless it names the thing just offered.
         return intent in GUIDE_REPLIES and is_reply_about_the_offer(tracker, domain)
     return (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
-            or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker)
-            or corrects_an_answer(tracker, domain))
+            or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker))

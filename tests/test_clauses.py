@@ -11,6 +11,10 @@ from actions.clauses import clause_intents, clauses, likeliest_intent, nlu_examp
 @pytest.mark.parametrize(("text", "expected"), [
     ("TPDとは？それから有償プランも教えて", ["TPDとは？", "それから有償プランも教えて"]),
     ("访问 ID 在哪？另外剩余事件怎么查", ["访问 ID 在哪？", "另外剩余事件怎么查"]),
+    ("本地产品的请求怎么提交，还有剩余事件在哪里看", ["本地产品的请求怎么提交", "还有剩余事件在哪里看"]),
+    # Inside a clause "还有" is "still have", "以及" is "and".
+    ("合同没有过期，事件也还有很多", ["合同没有过期，事件也还有很多"]),
+    ("本地以及云的支持各有几个事件", ["本地以及云的支持各有几个事件"]),
     ("ゴールドです", ["ゴールドです"]),
     ("はい。", []),  # shorter than a question: no clause at all
 ])

@@ -502,3 +502,18 @@ async def test_the_options_own_words_after_dont_know_answer_the_question_late(do
     form.latest_message["text"] = text
     _, _, values = await run(bot_actions.ValidateAccessIdForm(), form, domain_dict)
     assert values["contract_state"] == "expired"
+
+
+async def test_a_correction_read_as_a_step_report_answers_its_question_again(domain_dict) -> None:
+    text = "あっ、ごめんなさい。ゴールドありました、先月更新してました"
+    events = [slot("has_membership", "no"), slot("diagnosis", "no_benefits_yet"),
+              slot("offer", "paid_plans"), user("guide_next", text)]
+    tracker = make_tracker({"diagnosis": "no_benefits_yet", "has_membership": "no",
+                            "membership": "gold"}, intent="guide_next", text=text,
+                           entities=[{"entity": "membership", "value": "gold"}], events=events)
+    _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert events[-1] == {"event": "followup", "name": "membership_check_form", "timestamp": None}
+    # Without a word of correction it is no answer to the question.
+    assert not bot_actions.corrects_an_answer(
+        make_tracker({"has_membership": "no"}, intent="guide_next",
+                     text="ゴールドありました、先月更新してました", events=events), domain_dict)
