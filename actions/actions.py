@@ -25,7 +25,14 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clauses import clause_classifier, clause_intents, clause_probabilities, clauses, likeliest_intent
+from actions.clauses import (
+    QUESTION,
+    clause_classifier,
+    clause_intents,
+    clause_probabilities,
+    clauses,
+    likeliest_intent,
+)
 from actions.content import (
     ROLE_CAUSE,
     Content,
@@ -674,9 +681,12 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     rows = clause_probabilities(text)
     # The clause most like the message's own topic asks it; the others may ask another.
     own = max(range(len(rows)), key=lambda i: rows[i].get(str(top), 0.0))
+    parts = clauses(text)
     for i, row in enumerate(rows):
         name, probability = max(((name, p) for name, p in row.items() if name != top),
                                 key=lambda item: item[1])
+        if top not in topics and not QUESTION.search(parts[i]):
+            continue  # an answer's other clause that asks nothing ("確認したら残数はまだありました")
         # A clause that reads as the own topic only weakly ("アクティブ化したらIDはどこに
         # 出ますか", 0.37) asks its next likeliest topic (the IDs, 0.35).
         # An answer ("合同没有过期，…") is no topic: its other clauses need the full confidence.
@@ -687,6 +697,8 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
     if all(max(row, key=row.__getitem__) == top and row[str(top)] >= CLAUSE_READ_CONFIDENCE
            for row in rows):
         return None  # every clause was read as the message's own topic: no second question
+    if top not in topics and not any(QUESTION.search(part) for part in parts):
+        return None  # an answer that asks nothing more
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
         if answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE:

@@ -74,6 +74,15 @@ def fit_clause_classifier(texts: list[str], intents: list[str]) -> Pipeline:
     return classifier.fit(texts, intents)
 
 
+# A clause that says it is the main question ("それと本題なんですが、…", "主要想问的是…")
+# is the message's topic, wherever it stands.
+MAIN_QUESTION = re.compile(r"本題|本命の|メインの質問|一番聞きたい|正题|主要想问|最想问")
+
+# A clause that asks something (a second question in an answer must ask: "确认了，还剩
+# 很多" only tells).
+QUESTION = re.compile(r"[？?]|[かの]$|ですか|ますか|教えて|知りたい|どう|どこ|どれ|何|いくつ|"
+                      r"吗|呢|怎么|如何|哪|什么|多少|几|是否|能不能|可不可以|有没有")
+
 # A clause that compares ("跟支持事件有什么区别？", "インシデントとの違いは？") asks more
 # about the clause before it, whatever the words it compares with.
 COMPARISON = re.compile(r"区别|区分|不同|差别|差异|違い|違う|違います|比べ")

@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
-from actions.clauses import clause_probabilities, fit_clause_classifier
+from actions.clauses import MAIN_QUESTION, clause_probabilities, clauses, fit_clause_classifier
 from components.one_action_policy import topics
 
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
@@ -87,6 +87,8 @@ class FirstClauseTopic(GraphComponent):
         rows = clause_probabilities(text, self.classifier) if self.classifier else []
         if not rows:
             return None
+        if any(MAIN_QUESTION.search(part) for part in clauses(text)[1:]):
+            return None  # "それと本題なんですが、…": the later clause says it leads
         first, confidence = max(rows[0].items(), key=lambda item: item[1])
         if first not in self.topics or confidence < self._config["first_clause_confidence"]:
             return None

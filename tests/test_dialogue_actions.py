@@ -517,3 +517,16 @@ async def test_a_correction_read_as_a_step_report_answers_its_question_again(dom
     assert not bot_actions.corrects_an_answer(
         make_tracker({"has_membership": "no"}, intent="guide_next",
                      text="ゴールドありました、先月更新してました", events=events), domain_dict)
+
+
+@pytest.mark.parametrize(("text", "second"), [
+    # An answer whose other sentence only tells what the partner saw.
+    ("すみません、確認したら残数はまだありました。前にオンプレで契約を登録してただけみたいです", None),
+    # An answer followed by a question.
+    ("うちはゴールドです。あと、TPDって何ですか？", "ask_tpd"),
+])
+def test_an_answer_has_a_second_topic_only_when_it_asks(domain_dict, text: str, second: str | None) -> None:
+    ranking = [{"name": "inform", "confidence": 0.81},
+               {"name": "ask_remaining_incidents", "confidence": 0.1}]
+    tracker = make_tracker(intent="inform", text=text, ranking=ranking, events=[user("inform", text)])
+    assert bot_actions.second_topic(tracker, domain_dict) == second

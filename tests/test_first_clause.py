@@ -64,6 +64,9 @@ def test_a_topic_followed_by_facts_is_that_topic(component: FirstClauseTopic) ->
     # The first clause already asks the top intent (its confidence may rise, not its place).
     ("アクセスIDって何ですか？あと、残りのインシデントはどこで見られますか？",
      [("ask_access_contract_ids", 0.9), ("ask_remaining_incidents", 0.1)]),
+    # A later clause says it is the main question.
+    ("TPDってそもそも何なんでしょう？それと本題なんですが、Azureでアクセス ID が関連付け済みと出ます",
+     [("report_access_id_associated", 0.7), ("ask_tpd", 0.3)]),
     # One clause.
     ("本地产品的支持请求怎么提交", [("ask_onprem_request", 0.9), ("ask_remaining_incidents", 0.1)]),
 ])
