@@ -32,7 +32,10 @@ NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
 CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それと|それから|ついでに|另外|顺便)"
                           r"|(?<=[\s，,、；;])(?=还有|以及|同时)"
                           # "Xの調べ方と、Yの出し方、両方知りたい": one sentence, two asks
-                          r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))")
+                          r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))"
+                          # "アクティブ化する方法と、残数の確認方法を教えて"
+                          r"|(?:(?<=方法と[、,])|(?<=やり方と[、,])|(?<=手順と[、,])|(?<=場所と[、,])"
+                          r"|(?<=仕方と[、,]))")
 SHORTEST_CLAUSE = 4
 # [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")

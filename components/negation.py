@@ -45,6 +45,10 @@ JA_NEGATION_BEFORE = re.compile(r"(非)$")
 # Right after a verb stem among the cue words ("期限が切れてない", "加入してません"); a
 # noun is never directly followed by て, so entities are not affected.
 JA_VERB_NEGATION = re.compile(r"^[てで]い?(ない|無い|ません|なかった)")
+# After a word that ends in a verb's て-form ("入ってい" + "ません"), not after a noun or
+# an adjective ("ないわけでは" + "ないんです" stays a double negation).
+JA_TE_FORM_NEGATION = re.compile(r"^(ない|無い|ません|なかった)")
+TE_FORM_ENDINGS = "いてでイテデ"
 
 
 def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) -> bool:
@@ -55,4 +59,5 @@ def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) 
     after, before = text[end:after_limit], text[before_limit:start]
     return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
                 or JA_VERB_NEGATION.match(after)
+                or (text[start:end].endswith(tuple(TE_FORM_ENDINGS)) and JA_TE_FORM_NEGATION.match(after))
                 or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))

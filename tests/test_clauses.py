@@ -16,6 +16,8 @@ from actions.clauses import clause_intents, clauses, likeliest_intent, nlu_examp
     ("合同没有过期，事件也还有很多", ["合同没有过期，事件也还有很多"]),
     ("本地以及云的支持各有几个事件", ["本地以及云的支持各有几个事件"]),
     ("ゴールドです", ["ゴールドです"]),
+    ("特典をアクティブ化する方法と、残数の確認方法を教えて",
+     ["特典をアクティブ化する方法と", "残数の確認方法を教えて"]),
     ("はい。", []),  # shorter than a question: no clause at all
 ])
 def test_a_message_is_cut_at_question_marks_and_connectives(text: str, expected: list[str]) -> None:
