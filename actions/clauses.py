@@ -90,19 +90,32 @@ QUESTION = re.compile(r"[？?]|[かの]$|ですか|ますか|教えて|知りた
 # about the clause before it, whatever the words it compares with.
 COMPARISON = re.compile(r"区别|区分|不同|差别|差异|違い|違う|違います|比べ")
 
+# A clause of question words, kana and generic verbs only ("どこで見れる？", "怎么查？",
+# "在哪里看？") names no topic of its own: it asks about the clause before it. What is
+# left once these go (残, 件数, ＩＤ, 有效期…) is the clause's own topic.
+GENERIC_WORDS = re.compile(r"[\u3040-\u309f\s\W]|見|確認|調べ|探|分か|知|出来|"
+                           r"哪|里|在|看|查|找|到|能|可以|要|我|们|呢|吗|吧|办|做|弄|去|"
+                           r"怎么|如何|什么|时候|样|一下")
+
+
+def names_no_topic(clause: str) -> bool:
+    return not GENERIC_WORDS.sub("", clause)
+
 
 def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:
     """Each clause's intents with their probabilities, for a message of two clauses or
     more; nothing for a single clause (the message's own intent is its). A comparing
-    clause takes the reading of the clause before it."""
+    clause, and one that names no topic, takes the reading of the clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
     classifier = classifier or clause_classifier()
     rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
             for row in classifier.predict_proba(parts)]
-    return [rows[i - 1] if i and COMPARISON.search(part) else row
-            for i, (part, row) in enumerate(zip(parts, rows, strict=True))]
+    for i, part in enumerate(parts):
+        if i and (COMPARISON.search(part) or names_no_topic(part)):
+            rows[i] = rows[i - 1]
+    return rows
 
 
 def clause_intents(text: str) -> list[tuple[str, float]]:

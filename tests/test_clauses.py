@@ -35,6 +35,11 @@ def test_training_examples_lose_their_annotation_markup() -> None:
     ("激活按钮在哪里？另外 TPD 服务是什么意思", "ask_activate_benefits", "ask_tpd"),
     # A comparison asks more about the clause before it.
     ("TPDって何ですか？サポート インシデントとの違いは？", "ask_tpd", "ask_tpd"),
+    # A clause that names no topic of its own asks about the one before it.
+    ("ＡｃｃｅｓｓＩＤをメモしたのになくしちゃった。どこで見れる？",
+     "ask_access_contract_ids", "ask_access_contract_ids"),
+    ("合同 ID 我忘了。在哪里看？", "ask_access_contract_ids", "ask_access_contract_ids"),
+    ("ＩＤはどこで見れますか？あと、残りは？", "ask_access_contract_ids", "ask_remaining_incidents"),
 ])
 def test_each_clause_gets_its_own_topic(text: str, first: str, second: str) -> None:
     assert [intent for intent, _ in clause_intents(text)] == [first, second]
