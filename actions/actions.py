@@ -44,7 +44,7 @@ from actions.content import (
     topic_actions,
     topic_rules,
 )
-from actions.guide import Move, Outcome, Position, step_done, step_failed
+from actions.guide import Move, Outcome, Position, furthest_named_step, step_done, step_failed
 from actions.handoff import handoff_reply
 from components.negation import BOTH_VALUES
 from components.step_reports import DONE, step_report
@@ -393,6 +393,9 @@ class ActionGuideNext(GuideAction):
         step = latest_int_entity(tracker, "step")
         if step is None and pending_offer(tracker) == "resume_guide":  # "続けて" to the offer
             return [SlotSet("offer", None), *resume_guide(dispatcher, tracker, position)]
+        if step is None:  # typed: the partner may have gone ahead of the guide
+            ahead = furthest_named_step(guide, position, tracker.latest_message.get("text") or "")
+            position = position if ahead is None else Position(guide.id, ahead)
         move = step_done(guide, position, step)
         return apply_move(dispatcher, tracker, move)
 

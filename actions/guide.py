@@ -7,15 +7,20 @@ Buttons carry the position they were shown at, 1-based like the numbers the part
 sees (`/guide_next{"step": 2}`, `/guide_failed{"step": 2, "cause": 1}`); a click whose
 position is no longer current (a double click, an old button further up the chat) is
 stale and only re-shows the current position, so a repeated "done" never skips a step.
-Typed messages ("できました") carry no position and act on the current one.
+Typed messages ("できました") carry no position and act on the current one, unless they
+name an on-screen label of a later step ("サポートプラン選んで、サポート特典のリンク押した"
+at step 1): the partner went ahead, and the guide follows them (`furthest_named_step`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 
 from actions.content import Guide
+from components.language import fold_kana
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,46 @@ def _is_stale(position: Position, claimed_step: int | None, claimed_cause: int |
         return True
     shown_cause = None if position.cause is None else position.cause + 1
     return check_cause and claimed_cause != shown_cause
+
+
+# The on-screen labels a step names: 「…」 / “…” and the English name in brackets after it.
+_LABEL = re.compile(r"[「“]([^」”]+)[」”](?:\s*\(([^)]+)\))?")
+# Labels this short ("特典", "权益") also occur inside the longer labels of other steps.
+_MIN_LABEL_LENGTH = 4
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"[\s・·]", "", fold_kana(text))
+
+
+def _names_in(texts: Iterable[str]) -> Iterator[str]:
+    for text in texts:
+        for match in _LABEL.finditer(text):
+            yield from (name for name in match.groups() if name)
+
+
+def step_labels(guide: Guide) -> list[set[str]]:
+    """For each step, the labels it introduces in any language (a label belongs to the
+    first step that names it): a partner may report in another language than the guide's."""
+    # A label in the guide's own title ("アクティブ化") names the topic, not a step done.
+    titles = " ".join(map(_folded, guide.title.values()))
+    seen: set[str] = set()
+    labels: list[set[str]] = []
+    for step in guide.steps:
+        names = set(map(_folded, _names_in(step.text.values())))
+        own = {name for name in names - seen
+               if len(name) >= _MIN_LABEL_LENGTH and name not in titles}
+        seen |= names
+        labels.append(own)
+    return labels
+
+
+def furthest_named_step(guide: Guide, position: Position, text: str) -> int | None:
+    """The last step after the current one whose label the report names, if any."""
+    folded = _folded(text)
+    named = [index for index, labels in enumerate(step_labels(guide))
+             if index > position.step and any(label in folded for label in labels)]
+    return max(named, default=None)
 
 
 def step_done(guide: Guide, position: Position, claimed_step: int | None = None) -> Move:

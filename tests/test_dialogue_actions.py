@@ -531,3 +531,16 @@ def test_an_answer_has_a_second_topic_only_when_it_asks(domain_dict, text: str, 
                {"name": "ask_remaining_incidents", "confidence": 0.1}]
     tracker = make_tracker(intent="inform", text=text, ranking=ranking, events=[user("inform", text)])
     assert bot_actions.second_topic(tracker, domain_dict) == second
+
+
+@pytest.mark.parametrize("language", ["ja", "zh"])
+async def test_a_typed_report_of_a_later_step_continues_after_it(language: str,
+                                                               domain_dict) -> None:
+    guide = CONTENT.guides["link_azure"]
+    text = {"ja": "サポートプラン選んで、サポート特典のリンクも押しました",
+            "zh": "帮助+支持打开了，支持计划也选好了"}[language]
+    tracker = make_tracker({**guide_slots("link_azure", 0), "language": language},
+                           intent="guide_next", text=text)
+    messages, _, slots = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
+    assert slots["guide_step"] == 2
+    assert guide.steps[2].text[language] in messages[0]["text"]

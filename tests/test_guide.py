@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actions.content import load_content
-from actions.guide import Outcome, Position, step_done, step_failed
+from actions.guide import Outcome, Position, furthest_named_step, step_done, step_failed
 
 CONTENT = load_content()
 GUIDES = sorted(CONTENT.guides)
@@ -75,6 +75,26 @@ def test_typed_done_without_a_position_acts_on_the_current_step() -> None:
     guide = CONTENT.guides["remaining_incidents"]
     assert step_done(guide, Position("remaining_incidents", 0)).position == \
         Position("remaining_incidents", 1)
+
+
+@pytest.mark.parametrize(
+    ("position", "text", "named"),
+    [
+        # Step 1 is "help + support"; the report names the labels of step 2.
+        (Position("link_azure", 0), "サポートプラン選んで、サポート特典のリンク押した", 1),
+        (Position("link_azure", 0), "支持计划那里选好了", 1),
+        (Position("csp_request", 0), "已经点了新建请求", 2),
+        (Position("csp_request", 0), "ｻｰﾋﾞｽ管理 まで行きました", 1),  # half-width kana
+        (Position("link_azure", 0), "できました", None),  # no label: the current step
+        (Position("link_azure", 1), "サポートプランは選んだ", None),  # the current step's label
+        (Position("link_azure", 2), "ヘルプとサポートは開いた", None),  # an earlier step's label
+        # A label in the guide's title names the topic, not a step.
+        (Position("view_activate", 0), "アクティブ化したい", None),
+    ],
+)
+def test_a_typed_report_naming_a_later_step_finds_that_step(position: Position, text: str,
+                                                            named: int | None) -> None:
+    assert furthest_named_step(CONTENT.guides[position.guide], position, text) == named
 
 
 @pytest.mark.parametrize("guide_id", GUIDES)
