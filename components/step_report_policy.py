@@ -49,10 +49,12 @@ class StepReportPolicy(OneActionPolicy):
         if report is None or intent in KEPT_INTENTS:
             return None
         topic = topics(domain).get(str(intent))
-        if topic and topic == tracker.get_slot("guide_diagnosis") and not insists(message.entities):
+        retold = report == FAILED and not insists(message.entities)
+        if topic and topic == tracker.get_slot("guide_diagnosis") and retold:
             # The guide's own problem told again ("アクティブ化ボタンが押せません" in the
             # activation guide, maybe in another language): its rule explains it again;
-            # "还是点不了" (still) is a report on the step.
+            # "还是点不了" (still) is a report on the step, and so is a step done in the
+            # problem's own words ("右上的帐户图标打开了，登录的是只关联CSP的账号").
             return None
         if tracker.latest_action_name == ACTION_OF_REPORT[report]:
             return ACTION_LISTEN_NAME  # the report was answered; no rule follows it

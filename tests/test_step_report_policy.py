@@ -79,11 +79,12 @@ def test_other_messages_are_left_to_the_rules(policy: StepReportPolicy, domain: 
     assert predicted(policy, domain, state) is None
 
 
-@pytest.mark.parametrize(("value", "action"), [("failed", None), ("still", "action_guide_failed")])
-def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists(
+@pytest.mark.parametrize(("value", "action"), [("failed", None), ("still", "action_guide_failed"),
+                                              ("done", "action_guide_next")])
+def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists_or_is_done(
         policy: StepReportPolicy, domain: Domain, value: str, action: str | None) -> None:
     # "アクティブ化ボタンが押せません" again in the activation guide: explained again;
-    # "还是点不了" (still): the step's next cause.
+    # "还是点不了" (still): the step's next cause; "開きました" (done): the next step.
     state = tracker(domain, "report_activation_failed", [report(value)],
                     after=[SlotSet("guide_diagnosis", "activation_role_required")])
     assert predicted(policy, domain, state) == action
