@@ -98,6 +98,13 @@ GENERIC_WORDS = re.compile(r"[\u3040-\u309f\s\W]|見|確認|調べ|探|分か|�
                            r"怎么|如何|什么|时候|样|一下")
 
 
+# A clause that only says where the partner saw the clause before it ("我在技术权益页面上
+# 看到的", "特典のページで見かけました", "メールに書いてありました") is background, not a topic.
+SOURCE = re.compile(r"(?:(看到|看见|见到)(的|了|过)?|で(見|みかけ|見かけ)(ました|た)|"
+                    r"(書いて|載って|出て)(ありました|あった|いました|いた))"
+                    r"(ん?です|けど|が)?[。.！!]*$")
+
+
 def names_no_topic(clause: str) -> bool:
     return not GENERIC_WORDS.sub("", clause)
 
@@ -105,7 +112,8 @@ def names_no_topic(clause: str) -> bool:
 def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:
     """Each clause's intents with their probabilities, for a message of two clauses or
     more; nothing for a single clause (the message's own intent is its). A comparing
-    clause, and one that names no topic, takes the reading of the clause before it."""
+    clause, one that names no topic and one that names a source take the reading of the
+    clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
@@ -113,7 +121,7 @@ def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[
     rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
             for row in classifier.predict_proba(parts)]
     for i, part in enumerate(parts):
-        if i and (COMPARISON.search(part) or names_no_topic(part)):
+        if i and (COMPARISON.search(part) or names_no_topic(part) or SOURCE.search(part)):
             rows[i] = rows[i - 1]
     return rows
 

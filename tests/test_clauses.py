@@ -40,6 +40,10 @@ def test_training_examples_lose_their_annotation_markup() -> None:
      "ask_access_contract_ids", "ask_access_contract_ids"),
     ("合同 ID 我忘了。在哪里看？", "ask_access_contract_ids", "ask_access_contract_ids"),
     ("ＩＤはどこで見れますか？あと、残りは？", "ask_access_contract_ids", "ask_remaining_incidents"),
+    # A clause that says where the partner saw it is background to the one before it.
+    ("TPD 是什么意思？在技术权益页面里看到的", "ask_tpd", "ask_tpd"),
+    ("プレミアってなんですか。パートナーセンターのページで見かけました", "ask_paid_plans",
+     "ask_paid_plans"),
 ])
 def test_each_clause_gets_its_own_topic(text: str, first: str, second: str) -> None:
     assert [intent for intent, _ in clause_intents(text)] == [first, second]
