@@ -45,9 +45,9 @@ JA_NEGATION_BEFORE = re.compile(r"(非)$")
 # Right after a verb stem among the cue words ("期限が切れてない", "加入してません"); a
 # noun is never directly followed by て, so entities are not affected.
 JA_VERB_NEGATION = re.compile(r"^[てで]い?(ない|無い|ません|なかった)")
-# After a word that ends in a verb's て-form ("入ってい" + "ません"), not after a noun or
-# an adjective ("ないわけでは" + "ないんです" stays a double negation).
-JA_TE_FORM_NEGATION = re.compile(r"^(ない|無い|ません|なかった)")
+# After a word that ends in a verb's て-form ("入ってい" + "ません", "契約して" + "いません"),
+# not after a noun or an adjective ("ないわけでは" + "ないんです" stays a double negation).
+JA_TE_FORM_NEGATION = re.compile(r"^い?(ない|無い|ません|なかった)")
 TE_FORM_ENDINGS = "いてでイテデ"
 
 

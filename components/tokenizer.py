@@ -5,7 +5,9 @@ character so entity offsets still point into the original text), cut into Latin 
 CJK runs, and each CJK run is segmented by SudachiPy (Japanese) or jieba (Chinese) as
 the language rule in `components.language` decides. Spaces and symbols never become
 tokens. Japanese lemmas are Sudachi's normalised forms, which unify spelling variants
-(アクティブ化/アクティブか, 出来る/できる).
+(アクティブ化/アクティブか, 出来る/できる). Chinese is segmented in simplified characters
+(OpenCC), the script the training data is written in, so "想請教一個問題" and "想请教一个问题"
+give the same lemmas.
 
 The jieba user dictionary (domain glossary) is copied into the model at training time
 and read from there at load time, so a served model never depends on the repository.
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jieba
+import opencc
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -41,6 +44,17 @@ from components.language import (
 logger = logging.getLogger(__name__)
 
 USER_DICTIONARY_FILE = "jieba_userdict.txt"
+_TRADITIONAL_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """Traditional Chinese characters as simplified ones, one character for one (so token
+    offsets still point into the original text): phrase conversion where it keeps the
+    length, else character by character."""
+    converted = _TRADITIONAL_TO_SIMPLIFIED.convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(_TRADITIONAL_TO_SIMPLIFIED.convert(char)[:1] or char for char in text)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -167,5 +181,5 @@ class LanguageAwareTokenizer(Tokenizer):
         return [
             Token(original[start + begin : start + finish], start + begin, start + finish,
                   lemma=word)
-            for word, begin, finish in self._jieba.tokenize(folded[start:end])
+            for word, begin, finish in self._jieba.tokenize(simplified(folded[start:end]))
         ]

@@ -361,6 +361,8 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("has_membership", "我们不是没有会员啊，今年刚续费", "yes"),
     ("has_membership", "まだどのプログラムにも加入できていないんです", "no"),
     ("has_membership", "メンバーシップには入っていないです", "no"),
+    ("has_membership", "いいえ、まだどこにも契約していません", "no"),
+    ("has_membership", "はい、毎年更新していますよ", "yes"),
     ("dont_know", "這個我真的說不上來", "unknown"),
 ])
 async def test_a_cue_word_of_the_question_counts_with_its_negation(

@@ -69,6 +69,16 @@ def test_lemmas_are_folded_and_normalised(tokenizer: LanguageAwareTokenizer) -> 
         [t.lemma for t in tokens(tokenizer, "アクティブ化出来ない")]
 
 
+def test_traditional_chinese_gets_the_simplified_lemmas(tokenizer: LanguageAwareTokenizer) -> None:
+    traditional = tokens(tokenizer, "想請教一個問題：訪問ID關聯到帳戶了嗎")
+    assert [t.lemma for t in traditional] == \
+        [t.lemma for t in tokens(tokenizer, "想请教一个问题：访问ID关联到帐户了吗")]
+    text = "想請教一個問題：訪問ID關聯到帳戶了嗎"
+    assert all(text[t.start : t.end] == t.text for t in traditional)  # offsets unchanged
+    # Japanese keeps its own characters (説明 is not turned into 说明).
+    assert "説明" in [t.text for t in tokens(tokenizer, "説明してください")]
+
+
 def test_user_dictionary_keeps_domain_terms_whole(tokenizer: LanguageAwareTokenizer) -> None:
     assert "客户经理" in [t.text for t in tokens(tokenizer, "请联系技术客户经理")]
 
