@@ -391,13 +391,17 @@ class ActionGuideNext(GuideAction):
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
             position: Position) -> list[EventType]:
         step = latest_int_entity(tracker, "step")
-        if step is None and pending_offer(tracker) == "resume_guide":  # "続けて" to the offer
-            return [SlotSet("offer", None), *resume_guide(dispatcher, tracker, position)]
+        resumed: list[EventType] = []
+        if step is None and pending_offer(tracker) == "resume_guide":
+            if step_report(tracker.latest_message.get("entities") or []) != DONE:
+                return [SlotSet("offer", None), *resume_guide(dispatcher, tracker, position)]
+            # "ビジネス向けサポート開きました" instead of "続けて": back in the guide, one step on.
+            resumed = [SlotSet("offer", None), SlotSet("diagnosis", tracker.get_slot("guide_diagnosis"))]
         if step is None:  # typed: the partner may have gone ahead of the guide
             ahead = furthest_named_step(guide, position, tracker.latest_message.get("text") or "")
             position = position if ahead is None else Position(guide.id, ahead)
         move = step_done(guide, position, step)
-        return apply_move(dispatcher, tracker, move)
+        return [*resumed, *apply_move(dispatcher, tracker, move)]
 
 
 class ActionGuideFailed(GuideAction):
@@ -406,8 +410,10 @@ class ActionGuideFailed(GuideAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
             position: Position) -> list[EventType]:
-        move = step_failed(guide, position, latest_int_entity(tracker, "step"),
-                           latest_int_entity(tracker, "cause"))
+        step = latest_int_entity(tracker, "step")
+        if step is None and calls_off(tracker):  # typed "算了，不弄了"
+            return decline_offer(dispatcher, tracker, "resume_guide")
+        move = step_failed(guide, position, step, latest_int_entity(tracker, "cause"))
         return apply_move(dispatcher, tracker, move)
 
 
@@ -826,6 +832,11 @@ def withdraw_offer(name: str) -> list[EventType]:
     return [SlotSet("offer", None), *(position_events(None) if name == "resume_guide" else ())]
 
 
+def calls_off(tracker: Tracker) -> bool:
+    """The partner calls off the guide ("いや、やっぱりいいです", "算了")."""
+    return load_content().says(tracker.latest_message.get("text") or "", "never_mind")
+
+
 def decline_offer(dispatcher: CollectingDispatcher, tracker: Tracker, name: str) -> list[EventType]:
     return [*withdraw_offer(name), *show_menu(dispatcher, tracker, "utter_offer_declined")]
 
@@ -979,6 +990,8 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
     if active_form and intent != "inform":  # not an answer to the pending question: ask again
         return [FollowupAction(active_form)]
     position = position_of(tracker)
+    if position and intent in ("deny", "guide_failed") and calls_off(tracker):
+        return decline_offer(dispatcher, tracker, "resume_guide")  # ends the guide
     report = step_report(tracker.latest_message.get("entities") or [])
     if position and (report or intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed")):
         # The words of a report decide ("はい、でもまだ表示されません" did not work);
@@ -1196,7 +1209,11 @@ class ValidateCloudRouteForm(PendingQuestionValidation):
     def validate_cloud_route(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         """The first "don't know" gets how to tell the two routes apart and the question
-        again; a second one gets both routes."""
+        again; a second one gets both routes. A first answer that names both routes
+        ("Signature って何ですか、CSP とどう違う？") asks how to tell them apart."""
+        routes = set(tracker.get_latest_entity_values("cloud_route"))
+        if {"signature", "csp"} <= routes and slot_before_this_turn(tracker, "cloud_route") is None:
+            value = "unknown"
         if value == "unknown" and not self.explained(tracker):
             dispatcher.utter_message(response="utter_explain_cloud_route_choice")
             return {"cloud_route": None}

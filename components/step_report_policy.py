@@ -46,7 +46,10 @@ class StepReportPolicy(OneActionPolicy):
             return None
         report = step_report(message.entities)
         intent = message.intent.get("name")
-        if report is None or intent in KEPT_INTENTS:
+        # "アクティブ化押したけど何も出ない" reads as "done" to the classifier; its words say
+        # the step failed, and a failure wins (components/step_reports.py).
+        failed_done = intent == "guide_next" and report == FAILED
+        if report is None or (intent in KEPT_INTENTS and not failed_done):
             return None
         topic = topics(domain).get(str(intent))
         retold = report == FAILED and not insists(message.entities)

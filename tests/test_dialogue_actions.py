@@ -86,6 +86,35 @@ async def test_resume_offer_accepted_shows_the_same_step_with_the_guides_diagnos
     assert values["diagnosis"] == "not_authorized" and values["guide_step"] == 1
 
 
+@pytest.mark.parametrize(("entities", "shown"), [
+    ([], 1),  # "続けて": the same step again
+    ([{"entity": "step_report", "value": "done"}], 2),  # "サインインし直しました": the next one
+])
+async def test_a_typed_reply_to_the_resume_offer_resumes_at_the_step_it_reports(
+        domain_dict, entities: list[dict[str, Any]], shown: int) -> None:
+    slots = {**guide_slots("switch_account", 1), "guide_diagnosis": "not_authorized",
+             "diagnosis": "paid_support_plans"}
+    tracker = make_tracker(slots, intent="guide_next", entities=entities,
+                           events=offered("resume_guide", "guide_next"))
+    messages, _, values = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
+    assert CONTENT.guides["switch_account"].steps[shown].text["ja"] in messages[0]["text"]
+    assert values["diagnosis"] == "not_authorized" and values["offer"] is None
+
+
+@pytest.mark.parametrize(("action", "intent", "text", "ends"), [
+    (bot_actions.ActionHandleAnswer(), "deny", "いや、やっぱりいいです", True),
+    (bot_actions.ActionGuideFailed(), "guide_failed", "算了，不弄了", True),
+    (bot_actions.ActionHandleAnswer(), "deny", "いいえ", False),  # "no": the step failed
+])
+async def test_calling_off_a_guide_ends_it(domain_dict, action: Any, intent: str, text: str,
+                                            ends: bool) -> None:
+    tracker = make_tracker(guide_slots("switch_account", 1), intent=intent, text=text,
+                           events=[user(intent, text)])
+    messages, _, values = await run(action, tracker, domain_dict)
+    assert (messages[0].get("response") == "utter_offer_declined") is ends
+    assert (values.get("guide", "kept") is None) is ends
+
+
 async def test_resume_offer_declined_ends_the_guide(domain_dict) -> None:
     tracker = make_tracker(guide_slots("switch_account", 1), intent="deny",
                            events=offered("resume_guide", "deny"))
@@ -383,6 +412,18 @@ async def test_the_routes_own_words_answer_signature_or_csp(domain_dict, text: s
     tracker.latest_message["text"] = text
     _, _, values = await run(bot_actions.ValidateCloudRouteForm(), tracker, domain_dict)
     assert values["cloud_route"] == route and values["requested_slot"] is None
+
+
+async def test_a_message_naming_both_routes_gets_how_to_tell_them_apart(domain_dict) -> None:
+    # "Signature って何ですか、CSP とどう違う？": no route chosen; the last one named is no answer.
+    tracker = form_tracker("cloud_route", "ask_cloud_support", {"cloud_route": "csp"},
+                           diagnosis="cloud_support_request")
+    tracker.active_loop = {"name": "cloud_route_form"}
+    tracker.latest_message["entities"] = [{"entity": "cloud_route", "value": "signature"},
+                                          {"entity": "cloud_route", "value": "csp"}]
+    messages, _, values = await run(bot_actions.ValidateCloudRouteForm(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_explain_cloud_route_choice"]
+    assert values["cloud_route"] is None and values["requested_slot"] == "cloud_route"
 
 
 @pytest.mark.parametrize(("intent", "text", "mapped", "expected"), [
