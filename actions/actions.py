@@ -352,6 +352,19 @@ class ActionStartGuide(Action):
                                               guide_started=bool(events))]
 
 
+# A guide report outside a guide follows a situation ranked after it at least this likely.
+LIKELY_TOPIC_CONFIDENCE = 0.2
+
+
+def likely_topic(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The second reading of the message when it is a situation and likely enough."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    situations = diagnosis_of_intents(domain)
+    return next((str(item["name"]) for item in ranking[1:3]
+                 if item.get("name") in situations and item.get("name") != HANDOFF_INTENT
+                 and item.get("confidence", 0) >= LIKELY_TOPIC_CONFIDENCE), None)
+
+
 class GuideAction(Action, ABC):
     """Base of the actions behind the guide buttons: without a guide in progress they
     say so; otherwise `act` gets the guide and the current position."""
@@ -365,6 +378,10 @@ class GuideAction(Action, ABC):
         if position is None and corrects_a_fact(tracker):
             # "いや、違うかも。契約自体が期限切れでした": no step failed, an answer changed.
             return handle_answer(dispatcher, tracker, domain, "inform")
+        if position is None and (topic := likely_topic(tracker, domain)):
+            # "メンバーシップがないと言われました" read as "that didn't work" with no guide to
+            # report on: the situation it names, its close second reading.
+            return start_topic(dispatcher, tracker, domain, topic) or []
         if position is None:
             # "搞不定了" as a first message is a vague opener: "no guide in progress" only
             # means something once a guide was given.
@@ -833,8 +850,10 @@ def withdraw_offer(name: str) -> list[EventType]:
 
 
 def calls_off(tracker: Tracker) -> bool:
-    """The partner calls off the guide ("いや、やっぱりいいです", "算了")."""
-    return load_content().says(tracker.latest_message.get("text") or "", "never_mind")
+    """The partner calls off the guide ("いや、やっぱりいいです", "算了"), without asking for
+    a person instead ("もういいです、人に代わって")."""
+    text, content = tracker.latest_message.get("text") or "", load_content()
+    return content.says(text, "never_mind") and not content.says(text, "person")
 
 
 def decline_offer(dispatcher: CollectingDispatcher, tracker: Tracker, name: str) -> list[EventType]:
@@ -1317,6 +1336,12 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
     if intent == "thank":
         dispatcher.utter_message(response="utter_you_are_welcome")
         return thanked(tracker)
+    return start_topic(dispatcher, tracker, domain, intent)
+
+
+def start_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                intent: str) -> list[EventType] | None:
+    """What the topic intent's rule does, from an action; None for no topic intent."""
     if intent in topic_actions() and intent in diagnosis_of_intents(domain):
         events = run_topic(dispatcher, tracker, domain, intent)
         return [*events, *answer_second_topic(
@@ -1365,6 +1390,8 @@ class ActionClarify(Action):
             # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer.
             return (accept_offer(dispatcher, tracker, domain, pending) if reply == "affirm"
                     else decline_offer(dispatcher, tracker, pending))
+        if position_of(tracker) and calls_off(tracker):  # an unsure "いや、やっぱりいいです"
+            return decline_offer(dispatcher, tracker, "resume_guide")
         if wants_person(tracker):
             return handoff(dispatcher, tracker)
         followed = follow_second_opinion(dispatcher, tracker, domain)

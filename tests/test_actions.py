@@ -158,6 +158,17 @@ async def test_it_does_not_work_before_any_guide_gets_the_menu(domain_dict) -> N
     assert messages[0]["response"] == "utter_menu" and messages[0]["buttons"]
 
 
+async def test_a_failure_outside_a_guide_follows_the_situation_it_names(domain_dict) -> None:
+    # "メンバーシップがないと言われました" read as "that didn't work", the situation second.
+    ranking = [{"name": "guide_failed", "confidence": 0.52},
+               {"name": "report_no_benefits", "confidence": 0.31}]
+    tracker = make_tracker(intent="guide_failed", text="メンバーシップがないと言われました",
+                           ranking=ranking)
+    _, events, slots = await run(bot_actions.ActionGuideFailed(), tracker, domain_dict)
+    assert slots["diagnosis"] == "no_benefits_yet"
+    assert events[-1] == {"event": "followup", "name": "membership_check_form", "timestamp": None}
+
+
 @pytest.mark.parametrize(
     ("guide_id", "step"),
     [(g, s) for g in sorted(CONTENT.guides) for s in range(len(CONTENT.guides[g].steps))],

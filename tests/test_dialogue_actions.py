@@ -101,18 +101,28 @@ async def test_a_typed_reply_to_the_resume_offer_resumes_at_the_step_it_reports(
     assert values["diagnosis"] == "not_authorized" and values["offer"] is None
 
 
-@pytest.mark.parametrize(("action", "intent", "text", "ends"), [
-    (bot_actions.ActionHandleAnswer(), "deny", "いや、やっぱりいいです", True),
-    (bot_actions.ActionGuideFailed(), "guide_failed", "算了，不弄了", True),
-    (bot_actions.ActionHandleAnswer(), "deny", "いいえ", False),  # "no": the step failed
+@pytest.mark.parametrize(("action", "intent", "text", "outcome"), [
+    (bot_actions.ActionHandleAnswer(), "deny", "いや、やっぱりいいです", "ended"),
+    (bot_actions.ActionGuideFailed(), "guide_failed", "算了，不弄了", "ended"),
+    (bot_actions.ActionHandleAnswer(), "deny", "いいえ", "step failed"),
+    # Unsure, and read as a request for a person by its "もういい": still calling off…
+    (bot_actions.ActionClarify(), "nlu_fallback", "いや、やっぱりいいです", "ended"),
+    # …unless it names a person.
+    (bot_actions.ActionClarify(), "nlu_fallback", "もういいです、人に代わってください", "handoff"),
 ])
 async def test_calling_off_a_guide_ends_it(domain_dict, action: Any, intent: str, text: str,
-                                            ends: bool) -> None:
+                                            outcome: str) -> None:
+    ranking = [{"name": intent, "confidence": 0.45}]
+    if intent == "nlu_fallback":
+        ranking.append({"name": "request_human", "confidence": 0.41})
     tracker = make_tracker(guide_slots("switch_account", 1), intent=intent, text=text,
-                           events=[user(intent, text)])
+                           events=[user(intent, text)], ranking=ranking)
     messages, _, values = await run(action, tracker, domain_dict)
-    assert (messages[0].get("response") == "utter_offer_declined") is ends
-    assert (values.get("guide", "kept") is None) is ends
+    ended = messages[0].get("response") == "utter_offer_declined" and values["guide"] is None
+    assert ended is (outcome == "ended")
+    assert (values.get("diagnosis") == "human_handoff") is (outcome == "handoff")
+    if outcome == "step failed":
+        assert values.get("guide_cause") == 0  # the step's first likely cause
 
 
 async def test_resume_offer_declined_ends_the_guide(domain_dict) -> None:
