@@ -35,6 +35,7 @@ from actions.clauses import (
 )
 from actions.content import (
     ROLE_CAUSE,
+    UNKNOWN,
     Content,
     Guide,
     Start,
@@ -974,6 +975,13 @@ class ActionHandleAnswer(Action):
         return handle_answer(dispatcher, tracker, domain, latest_intent(tracker))
 
 
+def cues_an_unknown_answer(tracker: Tracker, domain: DomainDict) -> bool:
+    """The message has the own words of a question answered "don't know" before."""
+    text, content = tracker.latest_message.get("text") or "", load_content()
+    return any(tracker.get_slot(slot) == UNKNOWN and content.cued_value(text, slot) not in (None, UNKNOWN)
+               for slot in form_slots(domain))
+
+
 def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                   intent: str | None) -> list[EventType]:
     if wants_person(tracker):
@@ -992,6 +1000,10 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         tracker.slots["diagnosis"] = previous  # what follows reads the question's situation
         return [SlotSet("diagnosis", previous),
                 *handle_answer(dispatcher, tracker, domain, reply or "inform")]
+    if intent not in ("inform", *REPLY_INTENTS) and cues_an_unknown_answer(tracker, domain):
+        # "…使用できないサポートプランの中にしか出てきませんでした" after "分かりません", read
+        # as nothing in particular: the question's own words answer it now.
+        return handle_answer(dispatcher, tracker, domain, "inform")
     if pending and intent in ("guide_next", "guide_failed") and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step.

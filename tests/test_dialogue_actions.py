@@ -597,3 +597,13 @@ async def test_a_typed_report_of_a_later_step_continues_after_it(language: str,
     messages, _, slots = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
     assert slots["guide_step"] == 2
     assert guide.steps[2].text[language] in messages[0]["text"]
+
+
+async def test_the_questions_own_words_after_dont_know_answer_it_whatever_the_intent(
+        domain_dict) -> None:
+    text = "ビジネス向けサポートで見たら、使用できないサポートプランの中にしか出てきませんでした"
+    slots = {"diagnosis": "access_id_already_associated", "contract_state": "unknown",
+             "offer": "remaining_incidents"}
+    tracker = make_tracker(slots, intent="nlu_fallback", text=text, events=[user("nlu_fallback", text)])
+    _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert events[-1]["event"] == "followup" and events[-1]["name"] == "access_id_form"
