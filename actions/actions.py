@@ -429,8 +429,8 @@ class ActionGuideFailed(GuideAction):
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, guide: Guide,
             position: Position) -> list[EventType]:
         step = latest_int_entity(tracker, "step")
-        if step is None and calls_off(tracker):  # typed "算了，不弄了"
-            return decline_offer(dispatcher, tracker, "resume_guide")
+        if step is None and (ended := end_guide_if_called_off(dispatcher, tracker)):  # typed "算了，不弄了"
+            return ended
         move = step_failed(guide, position, step, latest_int_entity(tracker, "cause"))
         return apply_move(dispatcher, tracker, move)
 
@@ -850,11 +850,14 @@ def withdraw_offer(name: str) -> list[EventType]:
     return [SlotSet("offer", None), *(position_events(None) if name == "resume_guide" else ())]
 
 
-def calls_off(tracker: Tracker) -> bool:
-    """The partner calls off the guide ("いや、やっぱりいいです", "算了"), without asking for
-    a person instead ("もういいです、人に代わって")."""
+def end_guide_if_called_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """In a guide, the partner calls it off ("いや、やっぱりいいです", "算了") without asking
+    for a person instead ("もういいです、人に代わって"): the guide ends and the menu offers
+    what else. No events when the message does not call a guide off."""
     text, content = tracker.latest_message.get("text") or "", load_content()
-    return content.says(text, "never_mind") and not content.says(text, "person")
+    if not position_of(tracker) or not content.says(text, "never_mind") or content.says(text, "person"):
+        return []
+    return decline_offer(dispatcher, tracker, "resume_guide")  # withdrawing it ends the guide
 
 
 def decline_offer(dispatcher: CollectingDispatcher, tracker: Tracker, name: str) -> list[EventType]:
@@ -977,9 +980,8 @@ class ActionHandleAnswer(Action):
 
 def cues_an_unknown_answer(tracker: Tracker, domain: DomainDict) -> bool:
     """The message has the own words of a question answered "don't know" before."""
-    text, content = tracker.latest_message.get("text") or "", load_content()
-    return any(tracker.get_slot(slot) == UNKNOWN and content.cued_value(text, slot) not in (None, UNKNOWN)
-               for slot in form_slots(domain))
+    unknown = {slot for slot in form_slots(domain) if tracker.get_slot(slot) == UNKNOWN}
+    return load_content().answers_any(tracker.latest_message.get("text") or "", unknown)
 
 
 def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
@@ -1020,9 +1022,9 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
     active_form = tracker.active_loop.get("name")
     if active_form and intent != "inform":  # not an answer to the pending question: ask again
         return [FollowupAction(active_form)]
+    if intent in ("deny", "guide_failed") and (ended := end_guide_if_called_off(dispatcher, tracker)):
+        return ended
     position = position_of(tracker)
-    if position and intent in ("deny", "guide_failed") and calls_off(tracker):
-        return decline_offer(dispatcher, tracker, "resume_guide")  # ends the guide
     report = step_report(tracker.latest_message.get("entities") or [])
     if position and (report or intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed")):
         # The words of a report decide ("はい、でもまだ表示されません" did not work);
@@ -1402,8 +1404,8 @@ class ActionClarify(Action):
             # An unsure "はい、確認の手順を…" / "好的，请告诉我怎么查" right after an offer.
             return (accept_offer(dispatcher, tracker, domain, pending) if reply == "affirm"
                     else decline_offer(dispatcher, tracker, pending))
-        if position_of(tracker) and calls_off(tracker):  # an unsure "いや、やっぱりいいです"
-            return decline_offer(dispatcher, tracker, "resume_guide")
+        if ended := end_guide_if_called_off(dispatcher, tracker):  # an unsure "いや、やっぱりいいです"
+            return ended
         if wants_person(tracker):
             return handoff(dispatcher, tracker)
         followed = follow_second_opinion(dispatcher, tracker, domain)

@@ -119,6 +119,11 @@ class Content:
             return OTHER_VALUE.get(question or "", {}).get(value)
         return None
 
+    def answers_any(self, text: str, questions: set[str]) -> bool:
+        """Whether the text gives a value in the own words of one of the questions (late
+        answers to questions answered "don't know")."""
+        return any(self.cued_value(text, question) not in (None, UNKNOWN) for question in questions)
+
     def corrections(self, text: str, entities: list[dict[str, Any]], before: dict[str, Any],
                     asked: set[str]) -> dict[str, Any]:
         """The answers a message corrects: with a correction word ("更正一下", "ごめんなさい"),

@@ -91,8 +91,7 @@ def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
         return True
     just_unknown = {event.key for event in previous_turn(tracker)
                     if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
-    text = tracker.latest_message.text or ""
-    return any(load_content().cued_value(text, slot) not in (None, UNKNOWN) for slot in just_unknown)
+    return load_content().answers_any(tracker.latest_message.text or "", just_unknown)
 
 
 def corrects_an_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
