@@ -2,7 +2,8 @@
 
 The one home of the language rule and of locale parsing: the NLU components, the actions
 (the first language of a conversation), the channels (Teams and Slack locales) and the
-trainer all import it from here. Standard library only, so importing it does not load Rasa.
+trainer all import it from here. Standard library and OpenCC only, so importing it does not
+load Rasa.
 
 The language rule (docs/diagnoses.md, "Language"): kana or Japanese-only kanji → ja; simplified-only
 or traditional-only Chinese characters → zh; otherwise the message does not decide (None)
@@ -12,8 +13,8 @@ Which Han characters are "only Japanese" or "only Chinese" is read off the stand
 character sets through Python's codecs, not a hand-written table: a character in JIS
 (cp932) but in neither GB2312 nor Big5 is a Japanese form (権, 済, 覧); one in GB2312 or
 Big5 but not in JIS is Chinese (权, 这, 访 simplified; 閱 traditional; 哪, 查 both).
-Traditional forms that JIS also contains (們, 這, 權) are listed explicitly, since modern
-Japanese does not write them.
+Traditional forms that JIS also contains are Chinese when Japanese writes them otherwise
+(權 → 権, 點 → 点: OpenCC's t2jp table) or not at all (們, 這: listed explicitly).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 Language = Literal["ja", "zh"]
 LANGUAGES: tuple[Language, ...] = ("ja", "zh")
@@ -34,8 +35,9 @@ HINT_KEYS = ("language", "locale")
 # (ja_JP, ja_JP.UTF-8, ja_JP@calendar).
 _SUBTAG_END = re.compile(r"[-_.@]")
 
-# Traditional forms present in JIS X 0208 that modern Japanese does not use.
-TRADITIONAL_IN_JIS = set("們這說權與還沒讓麼嗎啟號戶碼應來體參實會關聯訊幫覽顯裡")
+# Traditional forms present in JIS X 0208 that modern Japanese does not use and that have
+# no Japanese form of their own (those that have one, 點 → 点, 說 → 説, are read off OpenCC).
+TRADITIONAL_IN_JIS = set("們這還麼嗎啟碼訊幫裡")
 # Simplified forms and Chinese-only words' characters that JIS also encodes (mostly its
 # rarely used level 2: 个 几 已 无 怎 找 做…) but modern Japanese writes otherwise (個 幾
 # 無 決 効 価 気…) or not at all. Without them "金牌几个事件" or "怎么激活" has no deciding
@@ -76,7 +78,21 @@ def han_evidence(char: str) -> Language | None:
         return "ja"
     if not jis and (gb or big5):
         return "zh"
+    if jis and big5 and not gb and _japanese_form(char) != char:
+        return "zh"  # a traditional form that Japanese writes otherwise (點 → 点, 關 → 関)
     return None
+
+
+@lru_cache(maxsize=1)
+def _t2jp() -> Any:
+    import opencc  # no data is downloaded: its dictionaries ship in the wheel
+
+    return opencc.OpenCC("t2jp")
+
+
+def _japanese_form(char: str) -> str:
+    """The Japanese (shinjitai) form of a traditional character, by OpenCC's t2jp."""
+    return str(_t2jp().convert(char))
 
 
 def _evidence(text: str) -> tuple[int, int]:
