@@ -20,6 +20,8 @@ TABLES = [
     {"name": "support_kind", "elements": ["オンプレ", "クラウド", "Azure", "本地", "云"]},
     {"name": "competency_kind", "elements": ["Cloud Platform", "云资格", "其他资格"]},
     {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
+    {"name": "contract_state", "elements": ["期限切れ"]},
+    {"name": "cloud_route", "elements": ["CSP"]},
     {"name": "not_an_entity", "elements": ["x"]},
 ]
 SYNONYMS = {fold(k): v for k, v in {
@@ -28,8 +30,9 @@ SYNONYMS = {fold(k): v for k, v in {
     "本地": "on_premises", "云": "cloud", "Cloud Platform": "cloud",
     "云资格": "cloud", "其他资格": "other",
     "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
+    "期限切れ": "expired", "CSP": "csp",
 }.items()}
-ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role"}
+ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role", "contract_state", "cloud_route"}
 
 
 def values(text: str) -> list[tuple[str, str]]:
@@ -83,6 +86,8 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("オンプレとは違います", [("support_kind", "cloud")]),
     ("ゴールドじゃなかった、シルバーでした", [("membership", "silver")]),
     ("うちのコンピテンシーはクラウドの分類には入ってないですね", [("competency_kind", "other")]),
+    ("契約はまだ期限切れにはなっていないはずです", [("contract_state", "linked")]),
+    ("我们公司没有加入 CSP 计划", [("cloud_route", "signature")]),
     ("関係ない文章", []),
 ])
 def test_entities_with_negations(text: str, expected: list[Any]) -> None:
