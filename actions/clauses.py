@@ -105,23 +105,58 @@ SOURCE = re.compile(r"(?:(看到|看见|见到)(的|了|过)?|で(見|みかけ|
                     r"(ん?です|けど|が)?[。.！!]*$")
 
 
+# "What about X?" right after an answer ("クラウドの場合はどうですか？", "那云呢？", "ゴールド
+# だったら？"): the message is only other values for the question just answered, between an
+# opener and an elliptic ending. Values are masked as VALUE before matching.
+VALUE = "\0"
+_OPENER = (r"(?:じゃあ|じゃ|では|それでは|それなら|なら|ちなみに|那么?|那|如果是?|要是|假如是?|换成|改成)?"
+           r"[、,，\s]*")
+_VALUES = rf"(?:{VALUE}(?:支持|サポート)?[の・和跟与或的\s]*)+"
+_CONDITION = r"(?:の場合|だったら|だと|なら|では|の方|のほう|的话|的情况)(?:は|って)?\s*"
+_ASK = (r"(?:どう(?:です|でしょう|なります|ですか|でしょうか)?か?|いかが(?:です|でしょう)か|は|って|"
+        r"怎么样|如何|呢|又是多少|是多少|有几个|有多少)")
+ELLIPTIC_FOLLOW_UP = re.compile(rf"{_OPENER}{_VALUES}(?:{_CONDITION}{_ASK}?|{_ASK})[？?。!！\s]*")
+
+
+def is_elliptic_follow_up(text: str, value_spans: list[tuple[int, int]]) -> bool:
+    """Whether the text only asks "what about" these values (their (start, end) in it)."""
+    masked, end = "", 0
+    for start, stop in sorted(value_spans):
+        if start < end:
+            continue
+        masked += text[end:start] + VALUE
+        end = stop
+    masked += text[end:]
+    return VALUE in masked and ELLIPTIC_FOLLOW_UP.fullmatch(masked.strip()) is not None
+
+
+# A clause that only sets a condition ("如果事件都用完了，还有什么付费选项？", "契約が切れた
+# 場合は？") asks what the clause after it asks.
+CONDITION = re.compile(r"^(?:如果|要是|假如|万一|倘若|若是)"
+                       r"|(?:的话|たら|なら|場合は?|場合には|ときは|時は)[？?、,，。]*$")
+
+
 def names_no_topic(clause: str) -> bool:
     return not GENERIC_WORDS.sub("", clause)
 
 
 def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:
     """Each clause's intents with their probabilities, for a message of two clauses or
-    more; nothing for a single clause (the message's own intent is its). A comparing
-    clause, one that names no topic and one that names a source take the reading of the
-    clause before it."""
+    more; nothing for a single clause (the message's own intent is its). A condition takes
+    the reading of the clause after it; a comparing clause, one that names no topic and one
+    that names a source take the reading of the clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
     classifier = classifier or clause_classifier()
     rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
             for row in classifier.predict_proba(parts)]
+    for i in reversed(range(len(parts) - 1)):
+        if CONDITION.search(parts[i]):
+            rows[i] = rows[i + 1]
     for i, part in enumerate(parts):
-        if i and (COMPARISON.search(part) or names_no_topic(part) or SOURCE.search(part)):
+        source = SOURCE.search(part) and not QUESTION.search(part)  # not "在哪能看到"
+        if i and (COMPARISON.search(part) or names_no_topic(part) or source):
             rows[i] = rows[i - 1]
     return rows
 

@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
-from actions.clauses import MAIN_QUESTION, clause_probabilities, clauses, fit_clause_classifier
+from actions.clauses import CONDITION, MAIN_QUESTION, clause_probabilities, clauses, fit_clause_classifier
 from components.one_action_policy import topics
 
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
@@ -90,6 +90,10 @@ class FirstClauseTopic(GraphComponent):
         if any(MAIN_QUESTION.search(part) for part in clauses(text)[1:]):
             return None  # "それと本題なんですが、…": the later clause says it leads
         first, confidence = max(rows[0].items(), key=lambda item: item[1])
+        if first in self.topics and first != top and CONDITION.search(clauses(text)[0]):
+            # "如果事件都用完了，还有什么付费选项？": the condition's main clause asks, however
+            # strongly the condition's own words ("事件") pulled the whole message.
+            return first, confidence
         if first not in self.topics or confidence < self._config["first_clause_confidence"]:
             return None
         later = {name for name, p in (max(row.items(), key=lambda item: item[1]) for row in rows[1:])

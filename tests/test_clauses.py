@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.clauses import clause_intents, clauses, likeliest_intent, nlu_examples
+from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, likeliest_intent, nlu_examples
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -33,6 +33,8 @@ def test_training_examples_lose_their_annotation_markup() -> None:
     ("コントラクトIDってどこで見られますか？あと、プレミアサポートについても知りたい",
      "ask_access_contract_ids", "ask_paid_plans"),
     ("激活按钮在哪里？另外 TPD 服务是什么意思", "ask_activate_benefits", "ask_tpd"),
+    # "在哪能看到" asks where to see; it does not say where something was seen.
+    ("TPD 是指什么？另外合同 ID 平时在哪能看到", "ask_tpd", "ask_access_contract_ids"),
     # A comparison asks more about the clause before it.
     ("TPDって何ですか？サポート インシデントとの違いは？", "ask_tpd", "ask_tpd"),
     # A clause that names no topic of its own asks about the one before it.
@@ -61,3 +63,31 @@ def test_a_single_clause_has_no_clause_topics() -> None:
 def test_kana_only_messages_get_a_confident_second_opinion(text: str, intent: str) -> None:
     found, probability = likeliest_intent(text)
     assert found == intent and probability >= 0.6
+
+
+def spans_of(text: str, *values: str) -> list[tuple[int, int]]:
+    return [(text.index(value), text.index(value) + len(value)) for value in values]
+
+
+@pytest.mark.parametrize(("text", "values", "elliptic"), [
+    ("クラウドの場合はどうですか？", ["クラウド"], True),
+    ("じゃあ、シルバーの場合はいかがでしょうか", ["シルバー"], True),
+    ("ゴールドだったら？", ["ゴールド"], True),
+    ("那云呢？", ["云"], True),
+    ("如果是银牌的话呢", ["银牌"], True),
+    ("那金牌的云支持呢", ["金牌", "云"], True),
+    # A question of its own about the value, or the value alone.
+    ("シルバーだと何件使えますか", ["シルバー"], False),
+    ("クラウドの場合のリクエストの出し方は？", ["クラウド"], False),
+    ("云支持怎么申请呢", ["云"], False),
+    ("クラウド", ["クラウド"], False),
+    ("それはどうですか", [], False),
+])
+def test_a_what_about_asks_only_about_other_values(text: str, values: list[str], elliptic: bool) -> None:
+    assert is_elliptic_follow_up(text, spans_of(text, *values)) is elliptic
+
+
+@pytest.mark.parametrize("text", ["如果事件都用完了，还有什么付费选项？",
+                                  "インシデントを使い切った場合は？有償のサポートはありますか？"])
+def test_a_condition_asks_what_its_main_clause_asks(text: str) -> None:
+    assert [intent for intent, _ in clause_intents(text)] == ["ask_paid_plans", "ask_paid_plans"]

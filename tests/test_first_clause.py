@@ -34,6 +34,9 @@ def read(component: FirstClauseTopic, text: str, ranking: list[tuple[str, float]
     # Read as a whole as the second question with the first far behind.
     ("Azureで困ったときにMicrosoftへサポートを頼む方法が知りたいです。ついでに、お金を払って受ける上位のサポートがあればそれも",
      [("ask_paid_plans", 0.92), ("ask_cloud_support", 0.05)], "ask_cloud_support"),
+    # A condition ("if the incidents are used up") pulled the whole message to its own words.
+    ("如果事件都用完了，还有什么付费选项？",
+     [("ask_remaining_incidents", 0.54), ("ask_paid_plans", 0.24)], "ask_paid_plans"),
     # Read as a whole as neither clause's topic.
     ("激活按钮在哪里点？还有我们一共有多少个事件可以用",
      [("ask_remaining_incidents", 0.6), ("ask_activate_benefits", 0.18)], "ask_activate_benefits"),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rasa.shared.nlu.training_data.message import Message
 
+from actions.clauses import nlu_examples
 from components.intent_rules import IntentNeedsWords, SupportKindIntents
+from components.language import fold_kana
 
 
 def parsed(intent: str, kinds: list[str]) -> Message:
@@ -57,3 +61,32 @@ def test_the_access_id_error_needs_its_own_words(text: str, expected: str) -> No
     [message] = IntentNeedsWords(NEEDS).process([message])
     assert message.get("intent")["name"] == expected
     assert message.get("intent_ranking")[0] == message.get("intent")
+
+
+def configured_needs() -> dict[str, list[str]]:
+    pipeline = yaml.safe_load(Path("config.yml").read_text(encoding="utf-8"))["pipeline"]
+    return next(c for c in pipeline if c["name"].endswith("IntentNeedsWords"))["needs"]
+
+
+def test_every_training_example_has_a_word_its_intent_needs() -> None:
+    """The rule never turns down what the trainers taught the classifier."""
+    needs = configured_needs()
+    missing = [(intent, text) for text, intent in nlu_examples() if intent in needs
+               and not any(fold_kana(word).lower() in fold_kana(text).lower() for word in needs[intent])]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # How many the membership gives, in the words of checking.
+    ("弊社で使えるサポートインシデント数を確認したいです", "ask_entitlement"),
+    ("我们能用的支持事件数量想确认下", "ask_entitlement"),
+    ("残りのインシデントを確認したい", "ask_remaining_incidents"),
+    ("我们还剩几个事件", "ask_remaining_incidents"),
+    ("契約の終了日はどこで見られますか", "ask_remaining_incidents"),
+])
+def test_remaining_incidents_need_a_word_of_what_is_left(text: str, expected: str) -> None:
+    ranking = [{"name": "ask_remaining_incidents", "confidence": 0.9},
+               {"name": "ask_entitlement", "confidence": 0.05}, {"name": "greet", "confidence": 0.05}]
+    message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+    [message] = IntentNeedsWords({"needs": configured_needs()}).process([message])
+    assert message.get("intent")["name"] == expected
