@@ -58,6 +58,8 @@ DEFAULT_LANGUAGE = "ja"
 # Facts about the partner that the hand-off summary reports, in this order.
 KNOWN_FACT_SLOTS = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route")
 CLARIFY_BUTTONS = 3
+# Intents that open a conversation without naming a situation: unsure, they get the menu.
+OPENERS = ("ask_menu", "greet")
 GUIDE_REPLIES = ("guide_next", "guide_failed", "affirm", "deny")
 # An unsure message right after an offer still answers it if yes/no ranks this high.
 OFFER_REPLY_CONFIDENCE = 0.2
@@ -978,10 +980,14 @@ class ActionHandleAnswer(Action):
         return handle_answer(dispatcher, tracker, domain, latest_intent(tracker))
 
 
-def cues_an_unknown_answer(tracker: Tracker, domain: DomainDict) -> bool:
-    """The message has the own words of a question answered "don't know" before."""
+def late_answer_form(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The form of a question answered "don't know" before, whose value the message now
+    gives in the question's own words ("…使用できないサポートプランの中にしか出てきません
+    でした", "見てみたら、契約の期限がもう切れていました" in the steps to find out)."""
     unknown = {slot for slot in form_slots(domain) if tracker.get_slot(slot) == UNKNOWN}
-    return load_content().answers_any(tracker.latest_message.get("text") or "", unknown)
+    content, text = load_content(), tracker.latest_message.get("text") or ""
+    return next((form for slot in sorted(unknown) if content.answers_any(text, {slot})
+                 and (form := form_of_entity(domain, slot))), None)
 
 
 def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
@@ -1002,10 +1008,11 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         tracker.slots["diagnosis"] = previous  # what follows reads the question's situation
         return [SlotSet("diagnosis", previous),
                 *handle_answer(dispatcher, tracker, domain, reply or "inform")]
-    if intent not in ("inform", *REPLY_INTENTS) and cues_an_unknown_answer(tracker, domain):
-        # "…使用できないサポートプランの中にしか出てきませんでした" after "分かりません", read
-        # as nothing in particular: the question's own words answer it now.
-        return handle_answer(dispatcher, tracker, domain, "inform")
+    if intent != "inform" and (late := late_answer_form(tracker, domain)):
+        # Read as nothing in particular, as another topic or as a report on the steps that
+        # were to find it out: the question's own words answer it now.
+        situation = diagnosis_of_form(domain, late)
+        return [SlotSet("diagnosis", situation), FollowupAction(late)]
     if pending and intent in ("guide_next", "guide_failed") and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step.
@@ -1075,6 +1082,11 @@ class PendingQuestionValidation(FormValidationAction, ABC):
             # not ours), or coming back after another action answered this message: only
             # a fresh reply is read against the question.
             events = await super().run(dispatcher, tracker, domain)
+            if starting and (kept := diagnosis_kept_by_answer(tracker)):
+                # Rasa extracts the slots again when a form starts, and the intent's mapping
+                # would undo the situation action_handle_answer kept ("クラウドの場合は
+                # どうですか？" after the entitlement answer, read as the cloud request).
+                events.append(SlotSet("diagnosis", kept))
             if starting and replying_to_user(tracker) and await self.asks(dispatcher, tracker, domain):
                 # A plain second question in the opening message ("…还没有任何权益，另外
                 # TPD 是什么？") is answered before this question is asked. A form with
@@ -1266,6 +1278,15 @@ class ValidateAccessIdForm(PendingQuestionValidation):
 UTTERED_RESPONSE_KEY = "utter" + "_action"
 
 
+def diagnosis_kept_by_answer(tracker: Tracker) -> str | None:
+    """The situation action_handle_answer set when it started this form as an answer."""
+    actions = [i for i, e in enumerate(tracker.events) if e.get("event") == "action"]
+    if len(actions) < 2 or tracker.events[actions[-2]].get("name") != "action_handle_answer":
+        return None
+    return next((e.get("value") for e in tracker.events[actions[-2] + 1:actions[-1]]
+                 if e.get("event") == "slot" and e.get("name") == "diagnosis"), None)
+
+
 def replying_to_user(tracker: Tracker) -> bool:
     """Whether the form runs right after the partner's message (the action before the
     form's own, which Rasa appends for its validation, is action_listen)."""
@@ -1438,7 +1459,7 @@ class ActionClarify(Action):
             return [SlotSet("diagnosis", OUT_OF_SCOPE)]
         candidates = [item["name"] for item in ranking
                       if item.get("name") in labelled and item["name"] != OUT_OF_SCOPE]
-        if not candidates or likeliest == "ask_menu":  # "help": every situation
+        if not candidates or likeliest in OPENERS:  # "help", "您好，我这边遇到点状况": every situation
             return show_menu(dispatcher, tracker)
         buttons = [{"title": content.label(language, "intents", name), "payload": payload(name)}
                    for name in candidates[:CLARIFY_BUTTONS]]

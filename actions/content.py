@@ -128,8 +128,14 @@ class Content:
                     asked: set[str]) -> dict[str, Any]:
         """The answers a message corrects: with a correction word ("更正一下", "ごめんなさい"),
         another value for a question answered before (`before`: the slots as they were),
-        from an entity or the question's own words ("ゴールドありました" to "会員資格は？")."""
-        if not self.says(text, "correction"):
+        from an entity or the question's own words ("ゴールドありました" to "会員資格は？").
+        A "what about" with only other values ("クラウドの場合は？", "那云呢？") asks the
+        answered question again in the same way."""
+        from actions.clauses import is_elliptic_follow_up  # the shapes of messages
+
+        spans = [(int(entity["start"]), int(entity["end"])) for entity in entities
+                 if entity.get("entity") in asked and "start" in entity and "end" in entity]
+        if not self.says(text, "correction") and not is_elliptic_follow_up(text, spans):
             return {}
         given = {str(entity.get("entity")): entity.get("value") for entity in entities}
         corrected = {}

@@ -17,7 +17,8 @@ alone would start another topic. Both cases go to `action_handle_answer`.
 
 A request for a person keeps its rule; so do the guide's own replies (a report on a step
 is StepReportPolicy's) unless they name the thing just offered ("好，那接着说剩余事件的"
-to the offer of those steps), and the plain replies, which the rules already read as answers.
+to the offer of those steps) or give the late answer, and the plain replies, which the
+rules already read as answers.
 """
 
 from __future__ import annotations
@@ -80,18 +81,22 @@ def previous_turn(tracker: DialogueStateTracker) -> list[Any]:
 
 
 def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
-    """A value for a question answered "don't know": an entity for it, or right after that
-    answer the options' own words ("合同跑到“不可用的支持计划”下面去了" once the bot said
-    how to tell the two cases)."""
+    """A value for a question answered "don't know": an entity for it, or the options' own
+    words right after that answer ("合同跑到“不可用的支持计划”下面去了" once the bot said how
+    to tell the two cases) or in a report on the steps to find it out."""
     before = slots_before_latest_message(tracker)
     asked = form_slots(domain)
     if any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
            and entity.get("value") not in (None, UNKNOWN)
            for entity in tracker.latest_message.entities):
         return True
-    just_unknown = {event.key for event in previous_turn(tracker)
-                    if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
-    return load_content().answers_any(tracker.latest_message.text or "", just_unknown)
+    if tracker.latest_message.intent.get("name") in topics(domain):
+        # Words that read as a topic answer only the question answered "don't know" just now.
+        unknown = {event.key for event in previous_turn(tracker)
+                   if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
+    else:  # a report on the steps to find it out ("見てみたら、契約の期限がもう切れていました")
+        unknown = {slot for slot in asked if before.get(slot) == UNKNOWN}
+    return load_content().answers_any(tracker.latest_message.text or "", unknown)
 
 
 def corrects_an_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -195,6 +200,7 @@ def is_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
         return True  # "ごめんなさい、ゴールドありました" read as a step report is a correction
     if intent in KEPT_INTENTS:
         # A step report keeps its rule unless it names the thing just offered.
-        return intent in GUIDE_REPLIES and is_reply_about_the_offer(tracker, domain)
+        return intent in GUIDE_REPLIES and (is_reply_about_the_offer(tracker, domain)
+                                            or is_late_answer(tracker, domain))
     return (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
             or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker))

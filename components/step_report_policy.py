@@ -23,6 +23,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.one_action_policy import OneActionPolicy, topics
+from components.reply_policy import is_late_answer
 from components.step_reports import DONE, FAILED, insists, step_report
 
 ACTION_OF_REPORT = {FAILED: "action_guide_failed", DONE: "action_guide_next"}
@@ -51,6 +52,8 @@ class StepReportPolicy(OneActionPolicy):
         failed_done = intent == "guide_next" and report == FAILED
         if report is None or (intent in KEPT_INTENTS and not failed_done):
             return None
+        if is_late_answer(tracker, domain):
+            return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
         retold = report == FAILED and not insists(message.entities)
         if topic and topic == tracker.get_slot("guide_diagnosis") and retold:

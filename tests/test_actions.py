@@ -353,6 +353,15 @@ async def test_clarify_of_an_unsure_help_shows_the_menu(domain_dict) -> None:
     assert [b["payload"] for b in messages[0]["buttons"]] == [f"/{i}" for i in CONTENT.menu]
 
 
+async def test_clarify_of_an_unsure_greeting_shows_the_menu(domain_dict) -> None:
+    """"您好，我这边遇到点状况": a greeting that opens a problem not told yet."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "greet", "confidence": 0.42},
+               {"name": "report_not_authorized", "confidence": 0.1}]
+    tracker = fallback_tracker(ranking, {"language": "zh"}, text="您好，我这边遇到点状况")
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_menu"
+
+
 async def test_clarify_hands_off_when_a_person_ranks_second_behind_the_fallback(domain_dict) -> None:
     """"それは私には分からないので、詳しい方と話せますか": don't know 0.53, a person 0.47."""
     ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "dont_know", "confidence": 0.53},

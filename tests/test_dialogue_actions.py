@@ -503,6 +503,25 @@ async def test_a_cue_word_corrects_an_answered_question_when_its_form_runs_again
     assert values["contract_state"] == "linked"
 
 
+async def test_a_form_started_as_an_answer_keeps_the_situation_the_answer_kept(domain_dict) -> None:
+    # "クラウドの場合はどうですか？" after the gold on-premises count, read as the cloud request:
+    # action_handle_answer kept `entitlement` and started the form; Rasa, starting it, applied
+    # the intent's mapping once more.
+    events = [slot("diagnosis", "entitlement"), {"event": "action", "name": "action_listen"},
+              user("ask_cloud_support", "クラウドの場合はどうですか？"),
+              slot("diagnosis", "cloud_support_request"), slot("support_kind", "cloud"),
+              {"event": "action", "name": "action_handle_answer"}, slot("diagnosis", "entitlement"),
+              {"event": "action", "name": "entitlement_form"},
+              slot("diagnosis", "cloud_support_request"), slot("membership", "gold"),
+              slot("support_kind", "cloud")]
+    tracker = make_tracker({"diagnosis": "cloud_support_request", "membership": "gold",
+                            "support_kind": "cloud", "language": "ja"},
+                           intent="ask_cloud_support", text="クラウドの場合はどうですか？", events=events)
+    tracker.active_loop = {"name": "entitlement_form"}
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["diagnosis"] == "entitlement"
+
+
 async def test_an_unsure_topic_opened_by_yes_accepts_the_offer(domain_dict) -> None:
     # components/reply_policy.py sends "はい、確認の手順を…" here although it was read as the
     # activation topic, whose mapping has already set that diagnosis.

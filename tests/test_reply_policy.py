@@ -240,3 +240,29 @@ def test_the_options_own_words_right_after_dont_know_are_a_late_answer(policy: R
                                                    ActionExecuted("utter_you_are_welcome"), *events[4:]],
                                              slots=domain.slots)
     assert predicted(policy, domain, later) is None
+
+
+def after_the_entitlement_answer(domain: Domain, text: str, entities: list[dict[str, Any]],
+                                 intent: str) -> DialogueStateTracker:
+    """Gold on-premises answered, "was this helpful?" pending; the feedback form turned the
+    message down."""
+    events: list[Event] = [SlotSet("diagnosis", "entitlement"), SlotSet("membership", "gold"),
+                           SlotSet("support_kind", "on_premises"), ActiveLoop("feedback_form"),
+                           SlotSet("requested_slot", "feedback"), ActionExecuted("action_listen"),
+                           UserUttered(text, intent={"name": intent, "confidence": 0.69}, entities=entities),
+                           SlotSet("diagnosis", "cloud_support_request"), SlotSet("support_kind", "cloud"),
+                           ActionExecutionRejected("feedback_form")]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Only "what about cloud?": the count question again, for cloud.
+    ("クラウドの場合はどうですか？", "action_handle_answer"),
+    # A question of its own about the cloud: the cloud topic's rule answers.
+    ("クラウドの場合のリクエストの出し方は？", None),
+])
+def test_a_what_about_after_an_answer_asks_its_question_again(policy: ReplyPolicy, domain: Domain,
+                                                              text: str, expected: str | None) -> None:
+    cloud = [{"entity": "support_kind", "value": "cloud", "start": 0, "end": 4}]
+    state = after_the_entitlement_answer(domain, text, cloud, "ask_cloud_support")
+    assert predicted(policy, domain, state) == expected
