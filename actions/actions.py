@@ -1008,12 +1008,13 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         tracker.slots["diagnosis"] = previous  # what follows reads the question's situation
         return [SlotSet("diagnosis", previous),
                 *handle_answer(dispatcher, tracker, domain, reply or "inform")]
-    if intent != "inform" and (late := late_answer_form(tracker, domain)):
+    if late := late_answer_form(tracker, domain):
         # Read as nothing in particular, as another topic or as a report on the steps that
         # were to find it out: the question's own words answer it now.
-        # An offer of the steps to find it out is moot now.
+        # The steps to find it out, offered or in progress, are done with.
         situation = diagnosis_of_form(domain, late)
-        return [SlotSet("offer", None), SlotSet("diagnosis", situation), FollowupAction(late)]
+        return [SlotSet("offer", None), *position_events(None), SlotSet("diagnosis", situation),
+                FollowupAction(late)]
     if pending and intent in ("guide_next", "guide_failed") and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step.

@@ -626,3 +626,23 @@ async def test_the_questions_own_words_after_dont_know_answer_it_whatever_the_in
     tracker = make_tracker(slots, intent="nlu_fallback", text=text, events=[user("nlu_fallback", text)])
     _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert events[-1]["event"] == "followup" and events[-1]["name"] == "access_id_form"
+
+
+async def test_a_late_answer_in_the_steps_to_find_it_out_answers_the_question(domain_dict) -> None:
+    # "分かりません" to the contract question, then its offer of the remaining-incidents
+    # steps accepted; at step 1 the partner reports what the question asked.
+    text = "見てみたら、契約の期限がもう切れていました"
+    tracker = make_tracker({**guide_slots("remaining_incidents", 0), "contract_state": "unknown",
+                            "diagnosis": "remaining_incidents", "language": "ja"},
+                           intent="inform", text=text,
+                           entities=[{"entity": "step_report", "value": "done"}])
+    _, events, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert events[-1] == {"event": "followup", "name": "access_id_form", "timestamp": None}
+    assert slots["diagnosis"] == "access_id_already_associated"
+    assert slots["guide"] is None and slots["offer"] is None
+    # The same report without the question's words is a report on the step.
+    tracker = make_tracker({**guide_slots("remaining_incidents", 0), "contract_state": "unknown",
+                            "language": "ja"}, intent="inform", text="開けました",
+                           entities=[{"entity": "step_report", "value": "done"}])
+    _, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert slots["guide_step"] == 1

@@ -266,3 +266,20 @@ def test_a_what_about_after_an_answer_asks_its_question_again(policy: ReplyPolic
     cloud = [{"entity": "support_kind", "value": "cloud", "start": 0, "end": 4}]
     state = after_the_entitlement_answer(domain, text, cloud, "ask_cloud_support")
     assert predicted(policy, domain, state) == expected
+
+
+def test_a_report_that_gives_an_unknown_answer_is_the_late_answer(policy: ReplyPolicy,
+                                                                  domain: Domain) -> None:
+    """In the steps to find out the contract case, some turns after "don't know"."""
+    def state(text: str) -> DialogueStateTracker:
+        events: list[Event] = [SlotSet("contract_state", "unknown"), SlotSet("guide", "remaining_incidents"),
+                               SlotSet("guide_step", 0.0), ActionExecuted("action_listen"),
+                               UserUttered("はい、お願いします", intent={"name": "affirm"}),
+                               ActionExecuted("action_handle_answer"), ActionExecuted("action_listen"),
+                               UserUttered(text, intent={"name": "guide_next", "confidence": 0.8},
+                                           entities=[{"entity": "step_report", "value": "done"}])]
+        return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+    late = state("見てみたら、契約の期限がもう切れていました")
+    assert predicted(policy, domain, late) == "action_handle_answer"
+    assert predicted(policy, domain, state("開けました")) is None

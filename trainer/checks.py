@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.language import detect_language
+from components.language import detect_language, fold
 from trainer.project import REPO, Project
 from trainer.similarity import DEFAULT_THRESHOLD, SimilarityIndex
 from trainer.sources import (
@@ -290,6 +290,19 @@ def check_entity_values(src: Sources) -> Iterator[Problem]:
                               f"lookup '{block.name}' entry '{entry.text}' maps to no value of "
                               f"{block.name} ({', '.join(sorted(values[block.name]))}): add it "
                               "to a synonym")
+
+    # The extractor finds only lookup entries in messages: a synonym entry in no lookup
+    # maps a word that is never found.
+    looked_up = {fold(entry.text) for block in src.nlu_blocks if block.kind == "lookup"
+                 for entry in block.entries}
+    for block in src.nlu_blocks:
+        if block.kind == "synonym":
+            for entry in block.entries:
+                if fold(entry.text) not in looked_up:
+                    yield Problem("entity-values", entry.path, entry.line,
+                                  f"synonym '{block.name}' entry '{entry.text}' is in no lookup, "
+                                  "so it is never found in a message: add it to the lookup of "
+                                  "its entity")
 
     examples = [e.entry for e in src.training_examples + src.heldout_examples]
     for entry in examples:

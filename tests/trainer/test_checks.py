@@ -100,6 +100,10 @@ BROKEN = {
         "entity-values", "data/lookups/zh.yml", "- synonym: silver\n",
         "- synonym: platinum\n  examples: |\n    - 铂金\n- synonym: silver\n",
         at="- synonym: platinum", says="synonym value 'platinum'"),
+    "synonym entry in no lookup": Broken(
+        "entity-values", "data/lookups/zh.yml", "- synonym: silver\n  examples: |\n    - 银牌\n",
+        "- synonym: silver\n  examples: |\n    - 银牌\n    - 白吟\n",
+        at="    - 白吟", says="entry '白吟' is in no lookup"),
     "annotation with an unknown value": Broken(
         "entity-values", "data/nlu/ja/benefits.yml",
         '[ゴールド]{"entity": "membership", "value": "gold"}のインシデント数は？',
