@@ -90,3 +90,16 @@ def test_remaining_incidents_need_a_word_of_what_is_left(text: str, expected: st
     message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
     [message] = IntentNeedsWords({"needs": configured_needs()}).process([message])
     assert message.get("intent")["name"] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Azure VMを起動しようとするとAllocationFailedエラーが出ます。原因わかりますか？", "out_of_scope"),
+    ("アクティブ化ボタンを押してもエラーになります", "report_activation_failed"),
+    ("点了激活按钮没反应", "report_activation_failed"),
+])
+def test_a_failed_activation_needs_a_word_of_activating(text: str, expected: str) -> None:
+    ranking = [{"name": "report_activation_failed", "confidence": 0.46},
+               {"name": "out_of_scope", "confidence": 0.12}, {"name": "greet", "confidence": 0.05}]
+    message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+    [message] = IntentNeedsWords({"needs": configured_needs()}).process([message])
+    assert message.get("intent")["name"] == expected
