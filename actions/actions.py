@@ -115,11 +115,14 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 
 def wants_person(tracker: Tracker) -> bool:
-    """A request for a person: the top intent, or a close second unless the message
-    gives a fact ("しぐねちゃーのほうで" answers Signature or CSP, whatever "のほうで" sounds like)."""
+    """A request for a person: the top intent, or a close second, unless the message gives
+    a fact without naming a person ("しぐねちゃーのほうで" answers Signature or CSP, whatever
+    "のほうで" sounds like; "CSP です、人に代わって" asks for a person)."""
+    gives_fact = any(latest_entity(tracker, entity) for entity in FACT_ENTITIES)
+    names_person = load_content().says(tracker.latest_message.get("text") or "", "person")
     if latest_intent(tracker) == HANDOFF_INTENT:
-        return True
-    if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
+        return names_person or not gives_fact
+    if gives_fact:
         return False
     ranking = [item for item in tracker.latest_message.get("intent_ranking") or []
                if item.get("name") != "nlu_fallback"][:2]  # the fallback is no reading

@@ -357,6 +357,19 @@ async def test_a_person_rejects_the_pending_question(domain_dict) -> None:
         await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
 
 
+async def test_an_answer_read_as_a_person_request_answers_the_question(domain_dict) -> None:
+    # "しぐねちゃーのほうで"-like: the classifier heard a person in "のほうで".
+    tracker = form_tracker("membership", "request_human", {"membership": "gold"})
+    tracker.latest_message["text"] = "ごーるどのほうで"
+    tracker.latest_message["entities"] = [{"entity": "membership", "value": "gold"}]
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["membership"] == "gold"
+    # A person named with the answer is a request for a person.
+    tracker.latest_message["text"] = "ゴールドです、担当の人と話したい"
+    with pytest.raises(ActionExecutionRejection):
+        await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+
+
 async def test_another_topic_without_an_answer_rejects_the_question(domain_dict) -> None:
     tracker = form_tracker("membership", "ask_paid_plans", {})
     with pytest.raises(ActionExecutionRejection):
