@@ -1403,12 +1403,16 @@ FOLLOW_UP_CONFIDENCE = 0.2
 
 def same_topic_follow_up(tracker: Tracker, domain: DomainDict) -> str | None:
     """The intent of the topic answered last turn, when the unsure message ranks it this
-    high and its answer is a plain one (a guide would start again from its first step)."""
+    high, or the clause classifier reads it first ("毎回入れないといけないんですか" after the
+    IDs), and its answer is a plain one (a guide would start again from its first step)."""
     previous = slot_before_this_turn(tracker, "diagnosis")
     intent = next((name for name, diagnosis in diagnosis_of_intents(domain).items()
                    if diagnosis == previous), None)
     ranked = {item.get("name"): item.get("confidence", 0)
               for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
+    second, probability = likeliest_intent(tracker.latest_message.get("text") or "")
+    if second == intent:
+        ranked[intent] = max(ranked.get(intent, 0), probability)
     if (intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]
             and ranked.get(intent, 0) >= FOLLOW_UP_CONFIDENCE):
         return intent

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from components.language import fold_kana
 
 NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
+CONFIG = NLU_DATA.parent.parent / "config.yml"
 
 # Where a second question starts: after a question or full stop, or at a connective
 # ("あと、", "それと", "另外"…); "还有", "以及" and "同时" only where a clause starts, since
@@ -140,17 +141,35 @@ def names_no_topic(clause: str) -> bool:
     return not GENERIC_WORDS.sub("", clause)
 
 
+@cache
+def intent_needs() -> dict[str, tuple[str, ...]]:
+    """The words some intents need (config.yml, IntentNeedsWords), folded."""
+    pipeline = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["pipeline"]
+    needs = next((c.get("needs") or {} for c in pipeline if c["name"].endswith("IntentNeedsWords")), {})
+    return {intent: tuple(fold_kana(str(word)).lower() for word in words) for intent, words in needs.items()}
+
+
+def lacks_needed_words(intent: str, text: str) -> bool:
+    """Whether the text has none of the words the intent needs ("インシデントの数を確認
+    したいです" has no word of what is left: it does not ask for the remaining incidents)."""
+    words = intent_needs().get(intent)
+    folded = fold_kana(text).lower()
+    return bool(words) and not any(word in folded for word in words)
+
+
 def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:
     """Each clause's intents with their probabilities, for a message of two clauses or
-    more; nothing for a single clause (the message's own intent is its). A condition takes
+    more; nothing for a single clause (the message's own intent is its). An intent whose
+    needed words a clause lacks is not its reading (config.yml). A condition takes
     the reading of the clause after it; a comparing clause, one that names no topic and one
     that names a source take the reading of the clause before it."""
     parts = clauses(text)
     if len(parts) < 2:
         return []
     classifier = classifier or clause_classifier()
-    rows = [dict(zip(map(str, classifier.classes_), map(float, row), strict=True))
-            for row in classifier.predict_proba(parts)]
+    rows = [{intent: 0.0 if lacks_needed_words(intent, part) else probability
+             for intent, probability in zip(map(str, classifier.classes_), map(float, row), strict=True)}
+            for part, row in zip(parts, classifier.predict_proba(parts), strict=True)]
     for i in reversed(range(len(parts) - 1)):
         if CONDITION.search(parts[i]):
             rows[i] = rows[i + 1]

@@ -91,3 +91,11 @@ def test_a_what_about_asks_only_about_other_values(text: str, values: list[str],
                                   "インシデントを使い切った場合は？有償のサポートはありますか？"])
 def test_a_condition_asks_what_its_main_clause_asks(text: str) -> None:
     assert [intent for intent, _ in clause_intents(text)] == ["ask_paid_plans", "ask_paid_plans"]
+
+
+def test_a_clause_without_the_words_its_intent_needs_is_not_read_as_it() -> None:
+    # Remaining incidents need a word of what is left (config.yml, IntentNeedsWords).
+    first, _ = clause_intents("インシデントの数を確認したいです。うちはゴールドです")
+    assert first[0] != "ask_remaining_incidents"
+    assert clause_intents("残りのインシデントを確認したいです。うちはゴールドです")[0][0] == \
+        "ask_remaining_incidents"

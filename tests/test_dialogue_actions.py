@@ -659,3 +659,16 @@ async def test_a_late_answer_in_the_steps_to_find_it_out_answers_the_question(do
                            entities=[{"entity": "step_report", "value": "done"}])
     _, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert slots["guide_step"] == 1
+
+
+async def test_an_unsure_follow_up_the_clause_classifier_reads_as_the_last_topic_answers_it(
+        domain_dict) -> None:
+    # Right after the IDs answer; Rasa's classifier does not rank the IDs at all.
+    text = "毎回入れないといけないんですか"
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "guide_failed", "confidence": 0.26},
+               {"name": "report_activation_failed", "confidence": 0.23}]
+    events = [slot("diagnosis", "access_contract_ids"), user("nlu_fallback", text)]
+    tracker = make_tracker({"diagnosis": "access_contract_ids", "language": "ja"},
+                           intent="nlu_fallback", ranking=ranking, text=text, events=events)
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_access_contract_ids"
