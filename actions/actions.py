@@ -987,9 +987,11 @@ def late_answer_form(tracker: Tracker, domain: DomainDict) -> str | None:
     """The form of a question answered "don't know" before, whose value the message now
     gives in the question's own words ("…使用できないサポートプランの中にしか出てきません
     でした", "見てみたら、契約の期限がもう切れていました" in the steps to find out)."""
-    unknown = {slot for slot in form_slots(domain) if tracker.get_slot(slot) == UNKNOWN}
+    # Before this turn: the message's entity has already filled the slot.
+    unknown = {slot for slot in form_slots(domain) if slot_before_this_turn(tracker, slot) == UNKNOWN}
     content, text = load_content(), tracker.latest_message.get("text") or ""
-    return next((form for slot in sorted(unknown) if content.answers_any(text, {slot})
+    return next((form for slot in sorted(unknown)
+                 if (latest_entity(tracker, slot) not in (None, UNKNOWN) or content.answers_any(text, {slot}))
                  and (form := form_of_entity(domain, slot))), None)
 
 
@@ -1018,9 +1020,10 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         situation = diagnosis_of_form(domain, late)
         return [SlotSet("offer", None), *position_events(None), SlotSet("diagnosis", situation),
                 FollowupAction(late)]
-    if pending and intent in ("guide_next", "guide_failed") and (reply := offer_reply(tracker)):
+    if pending and intent in ("guide_next", "guide_failed", "goodbye") and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
-        # a reply to the offer, not a report on the guide's step.
+        # a reply to the offer, not a report on the guide's step; "いえ、続きはまた今度に
+        # します" declines it rather than saying goodbye.
         return handle_answer(dispatcher, tracker, domain, reply)
     if pending and intent in ("affirm", "dont_know"):
         return accept_offer(dispatcher, tracker, domain, pending)

@@ -34,9 +34,8 @@ CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それ�
                           r"|(?<=[\s，,、；;])(?=还有|以及|同时)"
                           # "Xの調べ方と、Yの出し方、両方知りたい": one sentence, two asks
                           r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))"
-                          # "アクティブ化する方法と、残数の確認方法を教えて"
-                          r"|(?:(?<=方法と[、,])|(?<=やり方と[、,])|(?<=手順と[、,])|(?<=場所と[、,])"
-                          r"|(?<=仕方と[、,]))")
+                          # "アクティブ化する方法と、残数の確認方法を教えて", "調べ方と、", "手順と、"
+                          r"|(?:(?<=方と[、,])|(?<=方法と[、,])|(?<=手順と[、,])|(?<=場所と[、,]))")
 SHORTEST_CLAUSE = 4
 # [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -110,8 +109,8 @@ SOURCE = re.compile(r"(?:(看到|看见|见到)(的|了|过)?|で(見|みかけ|
 # だったら？"): the message is only other values for the question just answered, between an
 # opener and an elliptic ending. Values are masked as VALUE before matching.
 VALUE = "\0"
-_OPENER = (r"(?:じゃあ|じゃ|では|それでは|それなら|なら|ちなみに|那么?|那|如果是?|要是|假如是?|换成|改成)?"
-           r"[、,，\s]*")
+_OPENER = (r"(?:じゃあ|じゃ|では|それでは|それなら|なら|ちなみに|もしも?"
+           r"|那么?|那|如果是?|要是|假如是?|换成|改成)?[、,，\s]*")
 _VALUES = rf"(?:{VALUE}(?:支持|サポート)?[の・和跟与或的\s]*)+"
 _CONDITION = r"(?:の場合|だったら|だと|なら|では|の方|のほう|的话|的情况)(?:は|って)?\s*"
 _ASK = (r"(?:どう(?:です|でしょう|なります|ですか|でしょうか)?か?|いかが(?:です|でしょう)か|は|って|"
@@ -152,7 +151,7 @@ def intent_needs() -> dict[str, tuple[str, ...]]:
 def lacks_needed_words(intent: str, text: str) -> bool:
     """Whether the text has none of the words the intent needs ("インシデントの数を確認
     したいです" has no word of what is left: it does not ask for the remaining incidents)."""
-    words = intent_needs().get(intent)
+    words = intent_needs().get(intent, ())
     folded = fold_kana(text).lower()
     return bool(words) and not any(word in folded for word in words)
 

@@ -68,20 +68,24 @@ def find_entities(text: str, lookups: list[Lookup], synonyms: dict[str, str]) ->
         and o["end"] - o["start"] > e["end"] - e["start"] for o in found)]
 
 
-# "コンピテンシーもクラウドのじゃなかった", "我们的资格不属于云": "cloud" said of the
-# competency, not of the support. Between the competency word and クラウド/云 stand only
+# "コンピテンシーもクラウドのじゃなかった", "我们的资格不属于云", "资格跟云没关系": "cloud"
+# said of the competency, not of the support. Between the competency word and クラウド/云 stand only
 # particles or a copula (not "コンピテンシーがあるのでクラウドの…", which is the support).
 COMPETENCY_SUBJECT = re.compile(
     r"(コンピテンシー|コンピテンシ|competency|資格|资格|能力)\s*"
-    r"(は|も|が|って|の種類[はも]?|也?不?是|并不是|都是|不?属于|并不属于|不?算是?)?\s*$",
+    r"(は|も|が|って|の種類[はも]?|也?不?是|并不是|都是|不?属于|并不属于|不?算是?|跟|和|与|與)?\s*$",
     re.IGNORECASE)
+# "クラウド系のコンピテンシーは持っていない": the competency word right after クラウド.
+COMPETENCY_AFTER = re.compile(r"^\s*(系|系統|関連|分野)?\s*の?\s*(コンピテンシー|コンピテンシ|competency)",
+                              re.IGNORECASE)
 
 
 def competency_subjects(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A support kind `cloud` whose subject is the competency becomes competency_kind cloud."""
     return [{**entity, "entity": "competency_kind"}
             if entity["entity"] == "support_kind" and entity["value"] == "cloud"
-            and COMPETENCY_SUBJECT.search(text[max(0, entity["start"] - 16):entity["start"]])
+            and (COMPETENCY_SUBJECT.search(text[max(0, entity["start"] - 16):entity["start"]])
+                 or COMPETENCY_AFTER.match(text[entity["end"]:]))
             else entity for entity in entities]
 
 

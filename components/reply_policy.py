@@ -169,6 +169,14 @@ def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool
     return reads_as_reply and offer_before_latest_message(tracker) is not None
 
 
+def is_goodbye_to_the_offer(tracker: DialogueStateTracker) -> bool:
+    """"いえ、手順の続きはまた今度にします" to an offer reads as a goodbye; its opening "no"
+    declines the offer (and the bot says what else it can do)."""
+    message = tracker.latest_message
+    return (message.intent.get("name") == "goodbye" and offer_before_latest_message(tracker) is not None
+            and load_content().opening_cue(message.text or "", "offer") is not None)
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
@@ -203,4 +211,5 @@ def is_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
         return intent in GUIDE_REPLIES and (is_reply_about_the_offer(tracker, domain)
                                             or is_late_answer(tracker, domain))
     return (is_late_answer(tracker, domain) or is_unsure_offer_reply(tracker, domain)
-            or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker))
+            or is_reply_about_the_offer(tracker, domain) or answers_the_role_check(tracker)
+            or is_goodbye_to_the_offer(tracker))

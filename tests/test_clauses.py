@@ -18,6 +18,8 @@ from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, like
     ("ゴールドです", ["ゴールドです"]),
     ("特典をアクティブ化する方法と、残数の確認方法を教えて",
      ["特典をアクティブ化する方法と", "残数の確認方法を教えて"]),
+    ("残っているインシデント数の調べ方と、TPD が何なのかを教えてください",
+     ["残っているインシデント数の調べ方と", "TPD が何なのかを教えてください"]),
     ("はい。", []),  # shorter than a question: no clause at all
 ])
 def test_a_message_is_cut_at_question_marks_and_connectives(text: str, expected: list[str]) -> None:
@@ -73,6 +75,7 @@ def spans_of(text: str, *values: str) -> list[tuple[int, int]]:
     ("クラウドの場合はどうですか？", ["クラウド"], True),
     ("じゃあ、シルバーの場合はいかがでしょうか", ["シルバー"], True),
     ("ゴールドだったら？", ["ゴールド"], True),
+    ("もしシルバーだったらどうなりますか？", ["シルバー"], True),
     ("那云呢？", ["云"], True),
     ("如果是银牌的话呢", ["银牌"], True),
     ("那金牌的云支持呢", ["金牌", "云"], True),

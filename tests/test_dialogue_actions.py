@@ -636,7 +636,8 @@ async def test_the_questions_own_words_after_dont_know_answer_it_whatever_the_in
     text = "ビジネス向けサポートで見たら、使用できないサポートプランの中にしか出てきませんでした"
     slots = {"diagnosis": "access_id_already_associated", "contract_state": "unknown",
              "offer": "remaining_incidents"}
-    tracker = make_tracker(slots, intent="nlu_fallback", text=text, events=[user("nlu_fallback", text)])
+    events = [*(slot(name, value) for name, value in slots.items()), user("nlu_fallback", text)]
+    tracker = make_tracker(slots, intent="nlu_fallback", text=text, events=events)
     _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert events[-1]["event"] == "followup" and events[-1]["name"] == "access_id_form"
 
@@ -648,7 +649,8 @@ async def test_a_late_answer_in_the_steps_to_find_it_out_answers_the_question(do
     tracker = make_tracker({**guide_slots("remaining_incidents", 0), "contract_state": "unknown",
                             "diagnosis": "remaining_incidents", "language": "ja"},
                            intent="inform", text=text,
-                           entities=[{"entity": "step_report", "value": "done"}])
+                           entities=[{"entity": "step_report", "value": "done"}],
+                           events=[slot("contract_state", "unknown"), user("inform", text)])
     _, events, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert events[-1] == {"event": "followup", "name": "access_id_form", "timestamp": None}
     assert slots["diagnosis"] == "access_id_already_associated"
@@ -656,9 +658,18 @@ async def test_a_late_answer_in_the_steps_to_find_it_out_answers_the_question(do
     # The same report without the question's words is a report on the step.
     tracker = make_tracker({**guide_slots("remaining_incidents", 0), "contract_state": "unknown",
                             "language": "ja"}, intent="inform", text="開けました",
-                           entities=[{"entity": "step_report", "value": "done"}])
+                           entities=[{"entity": "step_report", "value": "done"}],
+                           events=[slot("contract_state", "unknown"), user("inform", "開けました")])
     _, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert slots["guide_step"] == 1
+    # An entity of the question, which has already filled its slot, answers it too.
+    tracker = make_tracker({**guide_slots("remaining_incidents", 0), "contract_state": "expired",
+                            "language": "ja"}, intent="inform", text="もう期限切れでした",
+                           entities=[{"entity": "contract_state", "value": "expired"}],
+                           events=[slot("contract_state", "unknown"), user("inform", "もう期限切れでした"),
+                                   slot("contract_state", "expired")])
+    _, events, _ = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert events[-1] == {"event": "followup", "name": "access_id_form", "timestamp": None}
 
 
 async def test_an_unsure_follow_up_the_clause_classifier_reads_as_the_last_topic_answers_it(

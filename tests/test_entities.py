@@ -88,6 +88,9 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("うちのコンピテンシーはクラウドの分類には入ってないですね", [("competency_kind", "other")]),
     ("契約はまだ期限切れにはなっていないはずです", [("contract_state", "linked")]),
     ("我们公司没有加入 CSP 计划", [("cloud_route", "signature")]),
+    ("クラウド系のコンピテンシーは持っていないです", [("competency_kind", "other")]),
+    ("我们的资格跟云没关系", [("competency_kind", "other")]),
+    ("这个合同我们从没在别的地方用过 CSP", [("cloud_route", "signature")]),
     ("関係ない文章", []),
 ])
 def test_entities_with_negations(text: str, expected: list[Any]) -> None:

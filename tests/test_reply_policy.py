@@ -283,3 +283,18 @@ def test_a_report_that_gives_an_unknown_answer_is_the_late_answer(policy: ReplyP
     late = state("見てみたら、契約の期限がもう切れていました")
     assert predicted(policy, domain, late) == "action_handle_answer"
     assert predicted(policy, domain, state("開けました")) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("いえ、手順の続きはまた今度にします", "action_handle_answer"),  # declines the offer
+    ("今日はこれで失礼します", None),  # a goodbye: its rule ends the conversation
+])
+def test_a_goodbye_opened_by_no_declines_the_offer(policy: ReplyPolicy, domain: Domain, text: str,
+                                                   expected: str | None) -> None:
+    events: list[Event] = [ActionExecuted("action_listen"),
+                           UserUttered("有償プランは？", intent={"name": "ask_paid_plans"}),
+                           ActionExecuted("action_offer_resume"), SlotSet("offer", "resume_guide"),
+                           ActionExecuted("action_listen"),
+                           UserUttered(text, intent={"name": "goodbye", "confidence": 0.9})]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == expected
