@@ -89,6 +89,27 @@ def competency_subjects(text: str, entities: list[dict[str, Any]]) -> list[dict[
             else entity for entity in entities]
 
 
+def entities_in(text: str, lookups: list[Lookup], synonyms: dict[str, str]) -> list[dict[str, Any]]:
+    """The message's entities: lookup matches, the competency's "cloud", the error's own
+    words left out, negations resolved."""
+    found = competency_subjects(text, find_entities(text, lookups, synonyms))
+    return resolve_negations(text, without_error_text(text, found))
+
+
+# The access-ID error itself says the ID "已经关联过一个帐户" (is associated with an
+# account): those words tell the error, not that the partner linked the contract before.
+ERROR_TEXT_AFTER = re.compile(r"^\s*(到|至|与|與|给|給)?\s*"
+                              r"(一个|一個|某个|某個|另一个|另一個|其他|别的|別的)?"
+                              r"\s*(帐户|账户|账号|帳戶|帳號|帐号|アカウント)")
+
+
+def without_error_text(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drops a `linked` contract case that is the error message's own words."""
+    return [entity for entity in entities
+            if not (entity["entity"] == "contract_state" and entity["value"] == "linked"
+                    and ERROR_TEXT_AFTER.match(text[entity["end"]:]))]
+
+
 def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drops negated values; a negated two-valued fact becomes its other value."""
     resolved = []
@@ -169,8 +190,6 @@ class FoldedLookupEntityExtractor(GraphComponent, EntityExtractorMixin):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = (message.get(TEXT) or "")[: self._max_chars]
-            entities = resolve_negations(
-                text, competency_subjects(text, find_entities(text, self.lookups, self.synonyms)))
-            entities = self.add_extractor_name(entities)
+            entities = self.add_extractor_name(entities_in(text, self.lookups, self.synonyms))
             message.set(ENTITIES, [*message.get(ENTITIES, []), *entities], add_to_output=True)
         return messages

@@ -9,7 +9,7 @@
 - IntentNeedsWords: an intent that stands for one exact error message ("This access ID is
   already associated…") is not the reading of a message without any of that message's
   words ("Azure VM が AllocationFailed エラーで起動しない" is a product problem, not the
-  access-ID error); the next intent takes its place.
+  access-ID error); the next intent whose words the message has takes its place.
 """
 
 from __future__ import annotations
@@ -102,4 +102,11 @@ class IntentNeedsWords(IntentRule):
         if not words or len(ranking) < 2:
             return None
         text = fold_kana(message.get(TEXT) or "").lower()
-        return None if any(word in text for word in words) else str(ranking[1]["name"])
+
+        def has_words(intent: str) -> bool:
+            return not self._needs.get(intent) or any(word in text for word in self._needs[intent])
+
+        if has_words(top or ""):
+            return None
+        # The next intent whose words the message has (the runner-up may need words too).
+        return next((str(item["name"]) for item in ranking[1:] if has_words(str(item["name"]))), None)

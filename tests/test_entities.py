@@ -10,6 +10,7 @@ from components.entities import (  # noqa: F401
     Lookup,
     build_lookups,
     competency_subjects,
+    entities_in,
     find_entities,
     fold,
     resolve_negations,
@@ -20,7 +21,7 @@ TABLES = [
     {"name": "support_kind", "elements": ["オンプレ", "クラウド", "Azure", "本地", "云"]},
     {"name": "competency_kind", "elements": ["Cloud Platform", "云资格", "其他资格"]},
     {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
-    {"name": "contract_state", "elements": ["期限切れ"]},
+    {"name": "contract_state", "elements": ["期限切れ", "关联过"]},
     {"name": "cloud_route", "elements": ["CSP"]},
     {"name": "not_an_entity", "elements": ["x"]},
 ]
@@ -30,14 +31,14 @@ SYNONYMS = {fold(k): v for k, v in {
     "本地": "on_premises", "云": "cloud", "Cloud Platform": "cloud",
     "云资格": "cloud", "其他资格": "other",
     "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
-    "期限切れ": "expired", "CSP": "csp",
+    "期限切れ": "expired", "关联过": "linked", "CSP": "csp",
 }.items()}
 ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role", "contract_state", "cloud_route"}
 
 
 def values(text: str) -> list[tuple[str, str]]:
     lookups = build_lookups(TABLES, ENTITIES)
-    found = resolve_negations(text, competency_subjects(text, find_entities(text, lookups, SYNONYMS)))
+    found = entities_in(text, lookups, SYNONYMS)
     return sorted((e["entity"], e["value"]) for e in found)
 
 
@@ -90,6 +91,10 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("我们公司没有加入 CSP 计划", [("cloud_route", "signature")]),
     ("クラウド系のコンピテンシーは持っていないです", [("competency_kind", "other")]),
     ("我们的资格跟云没关系", [("competency_kind", "other")]),
+    # The error's own words ("associated with an account") are no contract case.
+    ("门户加合同时提示访问 ID 已经关联过一个帐户了", []),
+    ("我们以前从来没关联过这个合同", [("contract_state", "expired")]),
+    ("之前在那边关联过这个合同", [("contract_state", "linked")]),
     ("这个合同我们从没在别的地方用过 CSP", [("cloud_route", "signature")]),
     ("関係ない文章", []),
 ])

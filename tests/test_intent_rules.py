@@ -98,7 +98,9 @@ def test_remaining_incidents_need_a_word_of_what_is_left(text: str, expected: st
     ("点了激活按钮没反应", "report_activation_failed"),
 ])
 def test_a_failed_activation_needs_a_word_of_activating(text: str, expected: str) -> None:
+    """(The runner-up also needs words it lacks: the access-ID error.)"""
     ranking = [{"name": "report_activation_failed", "confidence": 0.46},
+               {"name": "report_access_id_associated", "confidence": 0.14},
                {"name": "out_of_scope", "confidence": 0.12}, {"name": "greet", "confidence": 0.05}]
     message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
     [message] = IntentNeedsWords({"needs": configured_needs()}).process([message])
