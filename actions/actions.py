@@ -1025,6 +1025,10 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         # a reply to the offer, not a report on the guide's step; "いえ、続きはまた今度に
         # します" declines it rather than saying goodbye.
         return handle_answer(dispatcher, tracker, domain, reply)
+    if pending == "resume_guide" and intent == "guide_next" and (position := position_of(tracker)):
+        # "続きをお願いします" to the offer to resume, read unsurely as "next" (action_clarify):
+        # the guide resumes as the typed "next" does, not one step on.
+        return ActionGuideNext().act(dispatcher, tracker, load_content().guides[position.guide], position)
     if pending and intent in ("affirm", "dont_know"):
         return accept_offer(dispatcher, tracker, domain, pending)
     if pending and intent == "deny":

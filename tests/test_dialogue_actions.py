@@ -683,3 +683,16 @@ async def test_an_unsure_follow_up_the_clause_classifier_reads_as_the_last_topic
                            intent="nlu_fallback", ranking=ranking, text=text, events=events)
     messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_access_contract_ids"
+
+
+async def test_an_unsure_next_to_the_offer_to_resume_resumes_the_same_step(domain_dict) -> None:
+    # "続きをお願いします" after a digression, read unsurely as "next" (action_clarify).
+    slots = {**guide_slots("csp_request", 1), "guide_diagnosis": "cloud_support_request",
+             "diagnosis": "paid_support_plans", "offer": "resume_guide", "language": "ja"}
+    text = "続きをお願いします"
+    events = [*(slot(name, value) for name, value in slots.items()), user("nlu_fallback", text)]
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "guide_next", "confidence": 0.45}]
+    tracker = make_tracker(slots, intent="nlu_fallback", ranking=ranking, text=text, events=events)
+    _, _, values = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert values["guide_step"] == 1 and values["offer"] is None
+    assert values["diagnosis"] == "cloud_support_request"
