@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from components.language import fold_kana
+from components.language import fold_kana, lacks_words
 
 NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
 CONFIG = NLU_DATA.parent.parent / "config.yml"
@@ -141,19 +141,18 @@ def names_no_topic(clause: str) -> bool:
 
 
 @cache
+@cache
 def intent_needs() -> dict[str, tuple[str, ...]]:
-    """The words some intents need (config.yml, IntentNeedsWords), folded."""
+    """The words some intents need (config.yml, IntentNeedsWords)."""
     pipeline = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["pipeline"]
     needs = next((c.get("needs") or {} for c in pipeline if c["name"].endswith("IntentNeedsWords")), {})
-    return {intent: tuple(fold_kana(str(word)).lower() for word in words) for intent, words in needs.items()}
+    return {intent: tuple(map(str, words)) for intent, words in needs.items()}
 
 
 def lacks_needed_words(intent: str, text: str) -> bool:
     """Whether the text has none of the words the intent needs ("インシデントの数を確認
     したいです" has no word of what is left: it does not ask for the remaining incidents)."""
-    words = intent_needs().get(intent, ())
-    folded = fold_kana(text).lower()
-    return bool(words) and not any(word in folded for word in words)
+    return lacks_words(text, intent_needs().get(intent, ()))
 
 
 def clause_probabilities(text: str, classifier: Pipeline | None = None) -> list[dict[str, float]]:

@@ -24,7 +24,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.language import fold_kana
+from components.language import lacks_words
 from components.support_kinds import REQUEST_INTENTS
 
 
@@ -93,20 +93,17 @@ class IntentNeedsWords(IntentRule):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self._needs = {intent: [fold_kana(str(word)).lower() for word in words]
-                       for intent, words in config["needs"].items()}
+        self._needs: dict[str, list[str]] = {intent: list(map(str, words))
+                                             for intent, words in config["needs"].items()}
 
     def wanted(self, message: Message, top: str | None) -> str | None:
         ranking = message.get(INTENT_RANKING_KEY) or []
-        words = self._needs.get(top or "")
-        if not words or len(ranking) < 2:
-            return None
-        text = fold_kana(message.get(TEXT) or "").lower()
+        text = message.get(TEXT) or ""
 
         def has_words(intent: str) -> bool:
-            return not self._needs.get(intent) or any(word in text for word in self._needs[intent])
+            return not lacks_words(text, self._needs.get(intent, []))
 
-        if has_words(top or ""):
+        if len(ranking) < 2 or has_words(top or ""):
             return None
         # The next intent whose words the message has (the runner-up may need words too).
         return next((str(item["name"]) for item in ranking[1:] if has_words(str(item["name"]))), None)

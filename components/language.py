@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -192,6 +192,14 @@ def fold_kana_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 def fold_kana(text: str) -> str:
     return fold_kana_with_spans(text)[0]
+
+
+def lacks_words(text: str, words: Sequence[str]) -> bool:
+    """Whether the text holds none of the words, kana folded on both sides; an empty list
+    lacks nothing. (An intent that needs words is not the reading of a message without
+    them: config.yml IntentNeedsWords, and the clause readings in actions/clauses.py.)"""
+    folded = fold_kana(text)
+    return bool(words) and not any(fold_kana(word) in folded for word in words)
 
 
 @dataclass(frozen=True)
