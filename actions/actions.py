@@ -989,10 +989,9 @@ def late_answer_form(tracker: Tracker, domain: DomainDict) -> str | None:
     でした", "見てみたら、契約の期限がもう切れていました" in the steps to find out)."""
     # Before this turn: the message's entity has already filled the slot.
     unknown = {slot for slot in form_slots(domain) if slot_before_this_turn(tracker, slot) == UNKNOWN}
-    content, text = load_content(), tracker.latest_message.get("text") or ""
-    return next((form for slot in sorted(unknown)
-                 if (latest_entity(tracker, slot) not in (None, UNKNOWN) or content.answers_any(text, {slot}))
-                 and (form := form_of_entity(domain, slot))), None)
+    message = tracker.latest_message
+    late = load_content().late_answers(message.get("text") or "", message.get("entities") or [], unknown)
+    return next((form for slot in late if (form := form_of_entity(domain, slot))), None)
 
 
 def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,

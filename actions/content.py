@@ -124,6 +124,17 @@ class Content:
         answers to questions answered "don't know")."""
         return any(self.cued_value(text, question) not in (None, UNKNOWN) for question in questions)
 
+    def late_answers(self, text: str, entities: list[dict[str, Any]], unknown: set[str],
+                     worded: set[str] | None = None) -> list[str]:
+        """Of the questions answered "don't know" before (`unknown`), those the message
+        answers now: with an entity, or, of those in `worded` (all, by default), in the
+        question's own words ("見てみたら、契約の期限がもう切れていました")."""
+        by_entity = {entity.get("entity") for entity in entities
+                     if entity.get("value") not in (None, UNKNOWN)}
+        worded = unknown if worded is None else worded
+        return sorted(question for question in unknown
+                      if question in by_entity or (question in worded and self.answers_any(text, {question})))
+
     def corrections(self, text: str, entities: list[dict[str, Any]], before: dict[str, Any],
                     asked: set[str]) -> dict[str, Any]:
         """The answers a message corrects: with a correction word ("更正一下", "ごめんなさい"),

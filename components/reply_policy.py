@@ -86,17 +86,14 @@ def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
     to tell the two cases) or in a report on the steps to find it out."""
     before = slots_before_latest_message(tracker)
     asked = form_slots(domain)
-    if any(entity.get("entity") in asked and before.get(entity["entity"]) == UNKNOWN
-           and entity.get("value") not in (None, UNKNOWN)
-           for entity in tracker.latest_message.entities):
-        return True
+    unknown = {slot for slot in asked if before.get(slot) == UNKNOWN}
+    worded = None  # a report on the steps to find it out ("見てみたら、契約の期限がもう切れていました")
     if tracker.latest_message.intent.get("name") in topics(domain):
         # Words that read as a topic answer only the question answered "don't know" just now.
-        unknown = {event.key for event in previous_turn(tracker)
-                   if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
-    else:  # a report on the steps to find it out ("見てみたら、契約の期限がもう切れていました")
-        unknown = {slot for slot in asked if before.get(slot) == UNKNOWN}
-    return load_content().answers_any(tracker.latest_message.text or "", unknown)
+        worded = {event.key for event in previous_turn(tracker)
+                  if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
+    message = tracker.latest_message
+    return bool(load_content().late_answers(message.text or "", message.entities, unknown, worded))
 
 
 def corrects_an_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
