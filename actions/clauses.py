@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -183,6 +183,7 @@ def clause_intents(text: str) -> list[tuple[str, float]]:
     return [max(row.items(), key=lambda item: item[1]) for row in clause_probabilities(text)]
 
 
+@lru_cache(maxsize=64)  # action_clarify asks twice of one message
 def likeliest_intent(text: str) -> tuple[str, float]:
     """The intent of a whole message by this classifier, a second opinion where Rasa's
     own classifier is unsure; and its probability."""

@@ -87,10 +87,11 @@ class FirstClauseTopic(GraphComponent):
         rows = clause_probabilities(text, self.classifier) if self.classifier else []
         if not rows:
             return None
-        if any(MAIN_QUESTION.search(part) for part in clauses(text)[1:]):
+        parts = clauses(text)
+        if any(MAIN_QUESTION.search(part) for part in parts[1:]):
             return None  # "それと本題なんですが、…": the later clause says it leads
         first, confidence = max(rows[0].items(), key=lambda item: item[1])
-        if first in self.topics and first != top and CONDITION.search(clauses(text)[0]):
+        if first in self.topics and first != top and CONDITION.search(parts[0]):
             # "如果事件都用完了，还有什么付费选项？": the condition's main clause asks, however
             # strongly the condition's own words ("事件") pulled the whole message.
             return first, confidence
