@@ -766,7 +766,8 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     explanation (the facts asked for); its steps start only when no other guide is in
     hand and no question is pending, since two at once cannot both be followed: with a
     guide in hand they are offered, with a question pending they wait for the partner.
-    A topic that asks its own question (a form) is offered, unless a question is pending."""
+    A topic that asks its own question (a form) is offered, after how to tell its answers
+    apart, unless a question is pending."""
     intent = second_topic(tracker, domain, answered)
     if intent is None:
         return []
@@ -776,7 +777,10 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
         return [event for event in ActionAnswerEntitlement().answer(dispatcher, tracker)
                 if event.get("name") != "diagnosis"]
     if intent in form_of_intents():
-        return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "topic")
+        if question_pending:
+            return []
+        explain_choice(dispatcher, tracker, domain, form_of_intents()[intent])
+        return offer_second_topic(dispatcher, tracker, intent, "topic")
     if uttered_this_turn(tracker, topic_actions()[intent]):
         return []
     in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
@@ -789,6 +793,18 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
         return run_topic(dispatcher, tracker, domain, intent)
     explain_topic(dispatcher, intent)
     return [] if question_pending else offer_second_topic(dispatcher, tracker, intent, "steps")
+
+
+def explain_choice(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                   form: str) -> None:
+    """How to tell the answers of the form's open question apart, where the domain has it
+    (`utter_explain_<slot>_choice`): the facts a second question asked for, before its
+    question is offered ("…クラウドの場合は？" learns the two cloud routes)."""
+    responses = domain.get("responses") or {}
+    for slot in domain["forms"][form]["required_slots"]:
+        if not tracker.get_slot(slot) and (response := f"utter_explain_{slot}_choice") in responses:
+            dispatcher.utter_message(response=response)
+            return
 
 
 def offer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str,

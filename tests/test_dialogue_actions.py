@@ -232,6 +232,21 @@ async def test_a_second_topic_that_asks_its_own_question_is_offered(domain_dict)
     assert events[-1] == {"event": "followup", "name": "entitlement_form", "timestamp": None}
 
 
+async def test_a_second_cloud_question_learns_the_two_routes_before_its_question_is_offered(
+        domain_dict) -> None:
+    text = "オンプレ製品のリクエストはどこから出すの？クラウドの場合は？"
+    ranking = [{"name": "ask_onprem_request", "confidence": 0.76},
+               {"name": "ask_cloud_support", "confidence": 0.16}]
+    tracker = make_tracker({"language": "ja", "diagnosis": "onprem_support_request"},
+                           intent="ask_onprem_request", ranking=ranking, text=text,
+                           entities=[{"entity": "support_kind", "value": "both"}],
+                           events=[user("ask_onprem_request", text)])
+    messages, _, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_explain_cloud_route_choice",
+                                                  "utter_offer_second_question"]
+    assert slots["offer"] == "topic:ask_cloud_support"
+
+
 async def test_a_second_count_question_with_everything_known_is_answered(domain_dict) -> None:
     text = "银牌云能力的 Azure 支持有几个事件？在 Azure 里面怎么链接？"
     ranking = [{"name": "ask_cloud_support", "confidence": 0.8},
