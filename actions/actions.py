@@ -767,7 +767,8 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     hand and no question is pending, since two at once cannot both be followed: with a
     guide in hand they are offered, with a question pending they wait for the partner.
     A topic that asks its own question (a form) is offered, after how to tell its answers
-    apart, unless a question is pending."""
+    apart, unless a question is pending; a cloud question whose route is known then gets
+    that route's facts, and its steps wait for the partner."""
     intent = second_topic(tracker, domain, answered)
     if intent is None:
         return []
@@ -778,6 +779,9 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
                 if event.get("name") != "diagnosis"]
     if intent in form_of_intents():
         if question_pending:
+            if intent == "ask_cloud_support" and (route := cloud_route(tracker)) in CLOUD_ROUTE_RESPONSES:
+                # "ゴールドの Signature は何件？それと Azure portal でのリンク方法も"
+                dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[route])
             return []
         explain_choice(dispatcher, tracker, domain, form_of_intents()[intent])
         return offer_second_topic(dispatcher, tracker, intent, "topic")

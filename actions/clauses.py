@@ -35,7 +35,11 @@ CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それ�
                           # "Xの調べ方と、Yの出し方、両方知りたい": one sentence, two asks
                           r"|(?<=と[、,])(?=.*(?:両方|どちらも|二つとも|2つとも))"
                           # "アクティブ化する方法と、残数の確認方法を教えて", "調べ方と、", "手順と、"
-                          r"|(?:(?<=方と[、,])|(?<=方法と[、,])|(?<=手順と[、,])|(?<=場所と[、,]))")
+                          r"|(?:(?<=方と[、,])|(?<=方法と[、,])|(?<=手順と[、,])|(?<=場所と[、,]))"
+                          # "TPDとPremierはそれぞれ何？", "TPD 和 Premier 分别是什么？": two names, two
+                          # asks (not "オンプレとクラウドはそれぞれ何件", one count for two values)
+                          r"|(?<=[A-Za-z]{2}と|[A-Za-z]{2}和|[A-Za-z]\s和|[A-Za-z]\s跟|[A-Za-z]{2}跟)\s*"
+                          r"(?=[A-Za-z][^。？?]*(?:それぞれ|各々|分别|分別|各是|各自))")
 SHORTEST_CLAUSE = 4
 # [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -140,7 +144,6 @@ def names_no_topic(clause: str) -> bool:
     return not GENERIC_WORDS.sub("", clause)
 
 
-@cache
 @cache
 def intent_needs() -> dict[str, tuple[str, ...]]:
     """The words some intents need (config.yml, IntentNeedsWords)."""

@@ -33,8 +33,15 @@ JA_NEGATION_AFTER = re.compile(
     r"|(って|という)?(こと|わけ)(は|では|じゃ)?(ない|無い|ありません)"
     r"|(に|には)?(入ってい?|入ら|入り|該当し|当てはまら|当てはまり|属さ|属してい?|なってい?|なら|なり)"
     r"(ない|ません|なかった)"
-    # クラウド系のコンピテンシーは持っていないです
-    r"|(は|を|も)?持ってい?(ない|ません|なかった))")
+    # クラウド系のコンピテンシーは持っていないです / は取ってないです
+    r"|(は|を|も)?(持っ|もっ|取っ|とっ|取得し|保有し)てい?(ない|ません|なかった))")
+# "クラウドコンピテンシーがない場合": absent, said right after the entity (not "オンプレの
+# インシデントがない", where the incidents are absent).
+JA_ABSENT = re.compile(r"^(系の?|の)?(コンピテンシー)?(が|は)(ない|無い|ありません|ございません|なかった)")
+# "前に同じ契約を追加した、とかではないです": the clause that ends in the entity is denied
+# (right after it only, so an entity earlier in that clause is not).
+JA_DENIED_CLAUSE = re.compile(
+    r"^(した|た)?[、,]?(とか|なんて|というわけ|ってわけ)(では|じゃ)(ない|なく|ありません|ございません)")
 # "X不对", "X应该改成Y": X is wrong; "X是以前的": X no longer holds; "跟X没关系": not X. (Not "X不是": in
 # "是云不是本地" that 不是 negates 本地.)
 ZH_NEGATION_AFTER = re.compile(
@@ -63,6 +70,7 @@ def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) 
     before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
     after, before = text[end:after_limit], text[before_limit:start]
     return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
+                or JA_ABSENT.match(after) or JA_DENIED_CLAUSE.match(after)
                 or JA_VERB_NEGATION.match(after)
                 or (text[start:end].endswith(tuple(TE_FORM_ENDINGS)) and JA_TE_FORM_NEGATION.match(after))
                 or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))

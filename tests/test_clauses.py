@@ -20,6 +20,9 @@ from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, like
      ["特典をアクティブ化する方法と", "残数の確認方法を教えて"]),
     ("残っているインシデント数の調べ方と、TPD が何なのかを教えてください",
      ["残っているインシデント数の調べ方と", "TPD が何なのかを教えてください"]),
+    ("CSPとSignatureはそれぞれどう違う？", ["CSPと", "Signatureはそれぞれどう違う？"]),
+    ("TPD 和 Premier 支持各自指什么", ["TPD 和", "Premier 支持各自指什么"]),
+    ("ゴールドだとオンプレとクラウドはそれぞれ何件？", ["ゴールドだとオンプレとクラウドはそれぞれ何件？"]),
     ("はい。", []),  # shorter than a question: no clause at all
 ])
 def test_a_message_is_cut_at_question_marks_and_connectives(text: str, expected: list[str]) -> None:
@@ -48,6 +51,7 @@ def test_training_examples_lose_their_annotation_markup() -> None:
     ("TPD 是什么意思？在技术权益页面里看到的", "ask_tpd", "ask_tpd"),
     ("プレミアってなんですか。パートナーセンターのページで見かけました", "ask_paid_plans",
      "ask_paid_plans"),
+    ("TPDとPremierサポートについて、それぞれ簡単に教えて", "ask_tpd", "ask_paid_plans"),
 ])
 def test_each_clause_gets_its_own_topic(text: str, first: str, second: str) -> None:
     assert [intent for intent, _ in clause_intents(text)] == [first, second]

@@ -247,6 +247,18 @@ async def test_a_second_cloud_question_learns_the_two_routes_before_its_question
     assert slots["offer"] == "topic:ask_cloud_support"
 
 
+def test_a_second_cloud_question_with_its_route_known_gets_its_facts_while_a_question_waits(
+        domain_dict) -> None:
+    text = "ゴールドのシグネチャは何件？あと Azure ポータルで特典をリンクする方法も知りたい"
+    tracker = make_tracker({"language": "ja", "diagnosis": "entitlement", "membership": "gold"},
+                           intent="ask_entitlement", text=text,
+                           events=[user("ask_entitlement", text)])
+    dispatcher = CollectingDispatcher()
+    events = bot_actions.answer_second_topic(dispatcher, tracker, domain_dict, question_pending=True)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_explain_cloud_signature"]
+    assert events == []  # the steps wait: the entitlement question is asked next
+
+
 async def test_a_second_count_question_with_everything_known_is_answered(domain_dict) -> None:
     text = "银牌云能力的 Azure 支持有几个事件？在 Azure 里面怎么链接？"
     ranking = [{"name": "ask_cloud_support", "confidence": 0.8},

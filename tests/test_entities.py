@@ -21,7 +21,7 @@ TABLES = [
     {"name": "support_kind", "elements": ["オンプレ", "クラウド", "Azure", "本地", "云"]},
     {"name": "competency_kind", "elements": ["Cloud Platform", "云资格", "其他资格"]},
     {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
-    {"name": "contract_state", "elements": ["期限切れ", "关联过"]},
+    {"name": "contract_state", "elements": ["期限切れ", "前に追加", "关联过"]},
     {"name": "cloud_route", "elements": ["CSP"]},
     {"name": "not_an_entity", "elements": ["x"]},
 ]
@@ -31,7 +31,7 @@ SYNONYMS = {fold(k): v for k, v in {
     "本地": "on_premises", "云": "cloud", "Cloud Platform": "cloud",
     "云资格": "cloud", "其他资格": "other",
     "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
-    "期限切れ": "expired", "关联过": "linked", "CSP": "csp",
+    "期限切れ": "expired", "前に追加": "linked", "关联过": "linked", "CSP": "csp",
 }.items()}
 ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role", "contract_state", "cloud_route"}
 
@@ -90,6 +90,14 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("契約はまだ期限切れにはなっていないはずです", [("contract_state", "linked")]),
     ("我们公司没有加入 CSP 计划", [("cloud_route", "signature")]),
     ("クラウド系のコンピテンシーは持っていないです", [("competency_kind", "other")]),
+    ("うちはクラウドのコンピテンシーを取得していません", [("competency_kind", "other")]),
+    ("クラウドコンピテンシーがないとき、シルバーは何件？",
+     [("competency_kind", "other"), ("membership", "silver")]),
+    ("前に追加した、というわけではありません", [("contract_state", "expired")]),
+    ("オンプレで前に追加した、とかではないです",
+     [("contract_state", "expired"), ("support_kind", "on_premises")]),
+    ("オンプレのサポートはありますか", [("support_kind", "on_premises")]),
+    ("オンプレのインシデントがないです", [("support_kind", "on_premises")]),
     ("我们的资格跟云没关系", [("competency_kind", "other")]),
     # The error's own words ("associated with an account") are no contract case.
     ("门户加合同时提示访问 ID 已经关联过一个帐户了", []),
