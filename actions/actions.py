@@ -31,6 +31,7 @@ from actions.clauses import (
     clause_intents,
     clause_probabilities,
     clauses,
+    lacks_needed_words,
     likeliest_intent,
 )
 from actions.content import (
@@ -49,7 +50,7 @@ from actions.guide import Move, Outcome, Position, furthest_named_step, step_don
 from actions.handoff import handoff_reply
 from components.negation import BOTH_VALUES
 from components.step_reports import DONE, step_report
-from components.support_kinds import other_request_intent
+from components.support_kinds import REQUEST_INTENTS, other_request_intent
 
 # Fit the clause classifier while the action server starts, not in a partner's turn.
 threading.Thread(target=clause_classifier, name="clause-classifier", daemon=True).start()
@@ -733,7 +734,10 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
         return None  # an answer that asks nothing more
     for item in (tracker.latest_message.get("intent_ranking") or [])[1:3]:
         name = item.get("name")
-        if answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE:
+        # A runner-up without the words its intent needs is no question ("確認したらシルバー
+        # でした。オンプレの件数は？" asks no remaining incidents).
+        if (answerable(name) and item.get("confidence", 0) >= SECOND_TOPIC_CONFIDENCE
+                and not lacks_needed_words(str(name), text)):
             return str(name)
     return None
 
@@ -1480,6 +1484,11 @@ class ActionClarify(Action):
             # "毎回入れないといけないんですか" right after the IDs answer: a follow-up on the
             # topic just answered, whose answer holds the facts around it.
             return run_topic(dispatcher, tracker, domain, same)
+        if (request := request_of_known_kind(tracker)) and (started := start_topic(
+                dispatcher, tracker, domain, request)) is not None:
+            # "じゃあそのリクエストはどう出せば？" after an Azure VM problem: the support kind
+            # said before tells which request is meant.
+            return started
         if recent_intents(tracker, 3).count("nlu_fallback") >= 2:
             dispatcher.utter_message(response="utter_clarify_handoff")
             return [offer("handoff")]
@@ -1502,6 +1511,18 @@ class ActionClarify(Action):
                         "payload": payload("deny")})
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return []
+
+
+def request_of_known_kind(tracker: Tracker) -> str | None:
+    """The request intent of the support kind the conversation named, when the unsure
+    message's likeliest topics are the request intents and it names no kind itself."""
+    kind = tracker.get_slot("support_kind")
+    ranking = [item.get("name") for item in tracker.latest_message.get("intent_ranking") or []
+               if item.get("name") not in ("nlu_fallback", OUT_OF_SCOPE)][:2]
+    if kind not in REQUEST_INTENTS or latest_entity(tracker, "support_kind") or not (
+            set(ranking) & set(REQUEST_INTENTS.values())):
+        return None
+    return REQUEST_INTENTS[kind]
 
 
 def channel_language_hint(metadata: dict[str, Any] | None) -> str | None:

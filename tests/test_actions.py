@@ -335,6 +335,26 @@ async def test_clarify_offers_the_likeliest_situations_in_the_users_language(dom
     assert buttons[0]["title"] == CONTENT.label("zh", "intents", "ask_entitlement")
 
 
+@pytest.mark.parametrize(("kind", "events"), [
+    # After an Azure VM problem, "じゃあそのリクエストはどう出せば？": the cloud request.
+    ("cloud", [{"event": "slot", "name": "diagnosis", "value": "cloud_support_request",
+                "timestamp": None},
+               {"event": "followup", "name": "cloud_route_form", "timestamp": None}]),
+    (None, []),  # no kind said before: the buttons
+])
+async def test_clarify_of_an_unsure_request_question_takes_the_kind_said_before(
+        domain_dict, kind: str | None, events: list[dict[str, Any]]) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45},
+               {"name": "ask_onprem_request", "confidence": 0.3},
+               {"name": "ask_access_contract_ids", "confidence": 0.1}]
+    tracker = fallback_tracker(ranking, {"language": "ja", "support_kind": kind,
+                                         "diagnosis": "out_of_scope"},
+                               text="じゃあそのリクエストはどう出せば")
+    messages, got, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert got == events
+    assert bool(messages) == (kind is None)
+
+
 async def test_clarify_without_a_plausible_situation_shows_the_menu(domain_dict) -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 1.0}, {"name": "thank", "confidence": 0.3}]
     tracker = fallback_tracker(ranking)

@@ -259,6 +259,18 @@ def test_a_second_cloud_question_with_its_route_known_gets_its_facts_while_a_que
     assert events == []  # the steps wait: the entitlement question is asked next
 
 
+def test_a_runner_up_without_the_words_its_intent_needs_is_no_second_question(domain_dict) -> None:
+    text = "調べたらゴールドでした。オンプレだと何件になりますか"
+    ranking = [{"name": "ask_entitlement", "confidence": 0.55},
+               {"name": "ask_remaining_incidents", "confidence": 0.25}]
+    tracker = make_tracker({"language": "ja", "diagnosis": "entitlement"}, intent="ask_entitlement",
+                           ranking=ranking, text=text, events=[user("ask_entitlement", text)])
+    assert bot_actions.second_topic(tracker, domain_dict) is None
+    worded = make_tracker({"language": "ja", "diagnosis": "entitlement"}, intent="ask_entitlement",
+                          ranking=ranking, text=text + "。残りも", events=[user("ask_entitlement", text)])
+    assert bot_actions.second_topic(worded, domain_dict) == "ask_remaining_incidents"
+
+
 async def test_a_second_count_question_with_everything_known_is_answered(domain_dict) -> None:
     text = "银牌云能力的 Azure 支持有几个事件？在 Azure 里面怎么链接？"
     ranking = [{"name": "ask_cloud_support", "confidence": 0.8},
