@@ -583,13 +583,18 @@ class ActionAnswerCloudSupport(Action):
         if route == "action_pack":
             dispatcher.utter_message(response="utter_action_pack_no_cloud")
             return [SlotSet("diagnosis", "action_pack_no_cloud"), offer("paid_plans")]
-        if route in ("signature", "csp"):
-            dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[route])
-            return [SlotSet("diagnosis", "cloud_support_request"),
-                    *start_guide(dispatcher, tracker, f"cloud_support_request/{route}")]
+        if route in CLOUD_ROUTE_RESPONSES:
+            return answer_cloud_route(dispatcher, tracker, route)
         dispatcher.utter_message(response="utter_explain_cloud_signature")
         dispatcher.utter_message(response="utter_explain_cloud_csp")
         return [SlotSet("diagnosis", "cloud_support_request"), SlotSet("cloud_route", None)]
+
+
+def answer_cloud_route(dispatcher: CollectingDispatcher, tracker: Tracker, route: str) -> list[EventType]:
+    """The route's facts and its guide (Signature: link the benefits; CSP: the request)."""
+    dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[route])
+    return [SlotSet("diagnosis", "cloud_support_request"),
+            *start_guide(dispatcher, tracker, f"cloud_support_request/{route}")]
 
 
 class ActionAnswerAccessId(Action):
@@ -771,8 +776,9 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
     hand and no question is pending, since two at once cannot both be followed: with a
     guide in hand they are offered, with a question pending they wait for the partner.
     A topic that asks its own question (a form) is offered, after how to tell its answers
-    apart, unless a question is pending; a cloud question whose route is known then gets
-    that route's facts, and its steps wait for the partner."""
+    apart, unless a question is pending. A cloud question whose route is known is answered
+    with that route's guide when nothing else is in hand; with a question pending it gets
+    the route's facts, and its steps wait for the partner."""
     intent = second_topic(tracker, domain, answered)
     if intent is None:
         return []
@@ -781,17 +787,20 @@ def answer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker,
         # "银牌云能力有几个事件？在 Azure 里面怎么链接？": everything the count needs is known.
         return [event for event in ActionAnswerEntitlement().answer(dispatcher, tracker)
                 if event.get("name") != "diagnosis"]
+    in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
     if intent in form_of_intents():
+        # "ゴールドの Signature は何件？それと Azure portal でのリンク方法も": the route is known.
+        route = cloud_route(tracker) if intent == "ask_cloud_support" else None
+        if route in CLOUD_ROUTE_RESPONSES and not (in_hand or question_pending):
+            return answer_cloud_route(dispatcher, tracker, str(route))
         if question_pending:
-            if intent == "ask_cloud_support" and (route := cloud_route(tracker)) in CLOUD_ROUTE_RESPONSES:
-                # "ゴールドの Signature は何件？それと Azure portal でのリンク方法も"
-                dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[route])
+            if route in CLOUD_ROUTE_RESPONSES:
+                dispatcher.utter_message(response=CLOUD_ROUTE_RESPONSES[str(route)])
             return []
         explain_choice(dispatcher, tracker, domain, form_of_intents()[intent])
         return offer_second_topic(dispatcher, tracker, intent, "topic")
     if uttered_this_turn(tracker, topic_actions()[intent]):
         return []
-    in_hand = guide_started or position_of(tracker) is not None or set_this_turn(tracker, "guide")
     if "action_start_guide" not in topic_actions()[intent]:
         # A plain answer: the message's own topic keeps the diagnosis.
         return [event for event in run_topic(dispatcher, tracker, domain, intent)

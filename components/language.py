@@ -37,7 +37,7 @@ _SUBTAG_END = re.compile(r"[-_.@]")
 
 # Traditional forms present in JIS X 0208 that modern Japanese does not use and that have
 # no Japanese form of their own (those that have one, 點 → 点, 說 → 説, are read off OpenCC).
-TRADITIONAL_IN_JIS = set("們這還麼嗎啟碼訊幫裡")
+TRADITIONAL_IN_JIS = set("們這還麼嗎啟碼訊幫裡夥")
 # Simplified forms and Chinese-only words' characters that JIS also encodes (mostly its
 # rarely used level 2: 个 几 已 无 怎 找 做…) but modern Japanese writes otherwise (個 幾
 # 無 決 効 価 気…) or not at all. Without them "金牌几个事件" or "怎么激活" has no deciding

@@ -50,6 +50,8 @@ ZH_NEGATION_BEFORE = re.compile(
     # (?<!…): 是不是 / 算不算 / 属不属于 ask a question, they do not negate.
     r"((?<!是)不是|并非|並非|(?<!属)不属于|不屬於|(?<!算)不算|而非|不走|不用|没用|没有用|不在|没有|沒有)"
     r"[^，。,.!?！？\n是]{0,4}$"
+    # 不是那种帮客户转售的 CSP: a modifier ending in 的 stands between
+    r"|(不是|并非|並非)[^，。,.!?！？\n是]{0,12}的(那类|那种|这类|这种|那個|那个)?\s*$"
     # 从没在别的地方添加过: "never" reaches a little further
     r"|(从没有?|从来没有?|从未|從沒有?|從來沒有?|從未)[^，。,.!?！？\n是]{0,8}$"
     r"|(没有?|未|非)$")

@@ -259,6 +259,20 @@ def test_a_second_cloud_question_with_its_route_known_gets_its_facts_while_a_que
     assert events == []  # the steps wait: the entitlement question is asked next
 
 
+def test_a_second_cloud_question_with_its_route_known_starts_its_guide_when_nothing_waits(
+        domain_dict) -> None:
+    text = "ゴールドのシグネチャは何件？あと Azure ポータルで特典をリンクする方法も知りたい"
+    tracker = make_tracker({"language": "ja", "diagnosis": "entitlement", "membership": "gold"},
+                           intent="ask_entitlement", text=text,
+                           events=[user("ask_entitlement", text)])
+    dispatcher = CollectingDispatcher()
+    events = bot_actions.answer_second_topic(dispatcher, tracker, domain_dict)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert dispatcher.messages[0]["response"] == "utter_explain_cloud_signature"
+    assert (slots["diagnosis"], slots["guide"], slots["guide_step"]) == ("cloud_support_request",
+                                                                       "link_azure", 0)
+
+
 def test_a_runner_up_without_the_words_its_intent_needs_is_no_second_question(domain_dict) -> None:
     text = "調べたらゴールドでした。オンプレだと何件になりますか"
     ranking = [{"name": "ask_entitlement", "confidence": 0.55},

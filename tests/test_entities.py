@@ -99,6 +99,8 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("オンプレのサポートはありますか", [("support_kind", "on_premises")]),
     ("オンプレのインシデントがないです", [("support_kind", "on_premises")]),
     ("我们的资格跟云没关系", [("competency_kind", "other")]),
+    ("我们并非替客户管理订阅的那类 CSP", [("cloud_route", "signature")]),
+    ("我们不是那种帮客户转售的CSP", [("cloud_route", "signature")]),
     # The error's own words ("associated with an account") are no contract case.
     ("门户加合同时提示访问 ID 已经关联过一个帐户了", []),
     ("我们以前从来没关联过这个合同", [("contract_state", "expired")]),

@@ -27,6 +27,7 @@ from components.redaction import mask_ids
         ("我們的權益看不到", "zh"),  # traditional characters
         ("訪問ID已關聯", "zh"),
         ("閱讀", "zh"),
+        ("金牌夥伴的支援事件有幾個", "zh"),  # 夥伴: JIS has 夥, Japanese does not write it
         ("請問剩餘的支援事件數在哪裡查看？", "zh"),  # 哪 and 查 are not in JIS
         ("Azureでaccess IDのエラー", "ja"),  # mixed Japanese/English
         ("Azure门户里link support benefits报错", "zh"),  # mixed Chinese/English
