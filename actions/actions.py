@@ -31,6 +31,7 @@ from actions.clauses import (
     clause_intents,
     clause_probabilities,
     clauses,
+    compares_with_the_answer,
     lacks_needed_words,
     likeliest_intent,
 )
@@ -1438,6 +1439,18 @@ def start_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Doma
 
 # An unsure message whose ranking still names the topic just answered follows up on it.
 FOLLOW_UP_CONFIDENCE = 0.2
+
+
+def answer_compared(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The intent of the plain answer given last turn, when the message compares it with
+    something else ("这个和支持事件有什么区别？" after the TPD answer)."""
+    previous = slot_before_this_turn(tracker, "diagnosis")
+    intent = next((name for name, diagnosis in diagnosis_of_intents(domain).items()
+                   if diagnosis == previous), None)
+    if (intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]
+            and compares_with_the_answer(tracker.latest_message.get("text") or "")):
+        return intent
+    return None
 
 
 def same_topic_follow_up(tracker: Tracker, domain: DomainDict) -> str | None:

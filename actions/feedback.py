@@ -91,6 +91,12 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
         ValidateFeedbackForm.topics = bot.diagnosis_of_intents(domain)
         if requested == "feedback" and bot.corrects_a_fact(tracker):
             raise ActionExecutionRejection(self.name(), "an earlier answer corrected")
+        if requested == "feedback" and (compared := bot.answer_compared(tracker, domain)):
+            # "それってサポートインシデントとどう違うの？" right after the TPD answer asks more
+            # about that answer, whatever topic its other words read as; then ask again.
+            bot.explain_topic(dispatcher, compared)
+            return [SlotSet("diagnosis", bot.slot_before_this_turn(tracker, "diagnosis")),
+                    SlotSet("requested_slot", requested)]
         if requested == "feedback" and bot.latest_intent(tracker) not in ANSWER_INTENTS \
                 and bot.cued_value(tracker, requested) is None:
             raise ActionExecutionRejection(self.name(), "not an answer to the feedback question")

@@ -404,6 +404,30 @@ def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
     return tracker
 
 
+@pytest.mark.parametrize(("text", "compared"), [
+    ("那它跟支持事件有啥不一样？", True),
+    ("それってサポートインシデントとどう違うの？", True),
+    ("有償サポートについて教えて", False),  # a change of topic, compared with nothing
+])
+async def test_a_comparison_with_the_answer_just_given_asks_more_about_it(
+        domain_dict, text: str, compared: bool) -> None:
+    from actions.feedback import ValidateFeedbackForm
+
+    events = [slot("diagnosis", "tpd_services"), {"event": "action", "name": "action_listen"},
+              user("ask_entitlement", text), {"event": "action", "name": "feedback_form"}]
+    tracker = make_tracker({"requested_slot": "feedback", "diagnosis": "entitlement"},
+                           intent="ask_entitlement", text=text, events=events)
+    tracker.active_loop = {"name": "feedback_form"}
+    if not compared:
+        with pytest.raises(ActionExecutionRejection):
+            await run(ValidateFeedbackForm(), tracker, domain_dict)
+        return
+    messages, _, values = await run(ValidateFeedbackForm(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == [
+        action for action in bot_actions.topic_actions()["ask_tpd"] if action.startswith("utter_")]
+    assert values == {"diagnosis": "tpd_services", "requested_slot": "feedback"}
+
+
 async def test_a_person_rejects_the_pending_question(domain_dict) -> None:
     tracker = form_tracker("membership", "request_human", {"membership": "gold"})
     with pytest.raises(ActionExecutionRejection):
