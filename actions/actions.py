@@ -989,7 +989,9 @@ def answer_role(dispatcher: CollectingDispatcher, tracker: Tracker, role: str) -
     content = load_content()
     guide = content.guides[position.guide] if position else None
     causes = guide.steps[position.step].if_failed if guide and position else ()
-    if role == "none":
+    # Activating takes a Global admin or MPN partner admin: the Admin agent role (what CSP
+    # requests take) is not one, where the step checks the role.
+    if role == "none" or (role not in ADMIN_ROLES and ROLE_CAUSE in causes):
         dispatcher.utter_message(response="utter_role_missing")
         events: list[EventType] = [SlotSet("diagnosis", "activation_role_required")]
         if guide and position and ROLE_CAUSE in causes:

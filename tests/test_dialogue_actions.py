@@ -152,12 +152,22 @@ async def test_thanks_in_reply_to_the_resume_offer_ends_the_guide(domain_dict) -
     assert (await run(bot_actions.ActionThanked(), plain, domain_dict))[1] == []
 
 
-async def test_no_admin_role_during_activation_asks_for_an_admin(domain_dict) -> None:
+@pytest.mark.parametrize("role", ["none", "admin_agent"])  # Admin agent files CSP requests only
+async def test_no_admin_role_during_activation_asks_for_an_admin(domain_dict, role: str) -> None:
     tracker = make_tracker(guide_slots("view_activate", 2, cause=0), intent="inform",
-                           entities=[{"entity": "partner_role", "value": "none"}])
+                           entities=[{"entity": "partner_role", "value": role}])
     messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
     assert messages[0]["response"] == "utter_role_missing"
     assert values["diagnosis"] == "activation_role_required" and values["guide_cause"] == 0
+
+
+async def test_the_admin_agent_role_outside_the_role_check_is_no_missing_role(domain_dict) -> None:
+    # "管理エージェントのユーザーでサインインしました" at the CSP guide's sign-in step.
+    tracker = make_tracker(guide_slots("csp_request", 0), intent="guide_next",
+                           entities=[{"entity": "partner_role", "value": "admin_agent"}])
+    messages, _, values = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert "utter_role_missing" not in [m.get("response") for m in messages]
+    assert values.get("guide_step") == 1
 
 
 async def test_an_admin_role_rules_the_role_cause_out(domain_dict) -> None:
