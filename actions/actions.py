@@ -1055,10 +1055,12 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         situation = diagnosis_of_form(domain, late)
         return [SlotSet("offer", None), *position_events(None), SlotSet("diagnosis", situation),
                 FollowupAction(late)]
-    if pending and intent in ("guide_next", "guide_failed", "goodbye") and (reply := offer_reply(tracker)):
+    if pending and intent in ("guide_next", "guide_failed", "goodbye", "inform", "nlu_fallback") \
+            and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step; "いえ、続きはまた今度に
-        # します" declines it rather than saying goodbye.
+        # します" declines it rather than saying goodbye, "いいえ、CSPの手順はまた後日" rather
+        # than naming the route.
         return handle_answer(dispatcher, tracker, domain, reply)
     if pending == "resume_guide" and intent == "guide_next" and (position := position_of(tracker)):
         # "続きをお願いします" to the offer to resume, read unsurely as "next" (action_clarify):

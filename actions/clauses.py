@@ -38,8 +38,18 @@ CLAUSE_BREAK = re.compile(r"(?<=[？?。！!])\s*(?=\S)|(?=あと[、,]|それ�
                           r"|(?:(?<=方と[、,])|(?<=方法と[、,])|(?<=手順と[、,])|(?<=場所と[、,]))"
                           # "TPDとPremierはそれぞれ何？", "TPD 和 Premier 分别是什么？": two names, two
                           # asks (not "オンプレとクラウドはそれぞれ何件", one count for two values)
-                          r"|(?<=[A-Za-z]{2}と|[A-Za-z]{2}和|[A-Za-z]\s和|[A-Za-z]\s跟|[A-Za-z]{2}跟)\s*"
-                          r"(?=[A-Za-z][^。？?]*(?:それぞれ|各々|分别|分別|各是|各自))")
+                          r"|(?<=[A-Za-z]{2}と|[A-Za-z]{2}和|[A-Za-z]\s和|[A-Za-z]\s跟|[A-Za-z]{2}跟"
+                          r"|[\u4e00-\u9fff]{2}和)\s*"
+                          r"(?=[A-Za-z][^。？?]*(?:それぞれ|各々|分别|分別|各是|各自))"
+                          # "何件使えるのかと、TPDについても教えて"
+                          r"|(?<=のかと[、,])"
+                          # "アクティブ化したいのですが、IDを毎回入れるのかも教えて": a second ask
+                          r"|(?:(?<=のですが[、,])|(?<=んですが[、,])|(?<=のですけど[、,])|(?<=んですけど[、,]))"
+                          r"(?=[^。？?]*も(?:教えて|知りたい|聞きたい|伺いたい|確認したい))")
+# A condition ends at its comma, a clause of its own ("如果事件都用完了，还能买付费支持吗？",
+# "使い切った場合って、有償のサポートは？"): it takes the reading of the clause after it.
+CONDITION_CLAUSE = re.compile(r"^(?P<before>.*?)(?P<condition>(?:如果|要是|假如|万一)[^，,。？?]{1,30}?[，,]"
+                              r"|[^、,。？?]{2,30}場合(?:って|は|には)?[、,])(?P<after>.{4,})$")
 SHORTEST_CLAUSE = 4
 # [text](entity), [text]{"entity": …}: the annotated words stay, the markup goes.
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -47,8 +57,14 @@ ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 def clauses(text: str) -> list[str]:
     """The clauses of a message, in order; one clause when it has no break."""
-    pieces = (piece.strip(" 、,，") for piece in CLAUSE_BREAK.split(text))
+    pieces = (piece.strip(" 、,，") for sentence in CLAUSE_BREAK.split(text)
+              for piece in split_condition(sentence))
     return [piece for piece in pieces if len(piece) >= SHORTEST_CLAUSE]
+
+
+def split_condition(sentence: str) -> list[str]:
+    found = CONDITION_CLAUSE.match(sentence)
+    return [sentence] if found is None else [found["before"], found["condition"], found["after"]]
 
 
 def nlu_examples() -> Iterator[tuple[str, str]]:
@@ -146,7 +162,7 @@ def is_elliptic_follow_up(text: str, value_spans: list[tuple[int, int]]) -> bool
 # A clause that only sets a condition ("如果事件都用完了，还有什么付费选项？", "契約が切れた
 # 場合は？") asks what the clause after it asks.
 CONDITION = re.compile(r"^(?:如果|要是|假如|万一|倘若|若是)"
-                       r"|(?:的话|たら|なら|場合は?|場合には|ときは|時は)[？?、,，。]*$")
+                       r"|(?:的话|たら|なら|場合(?:は|って|には)?|ときは|時は)[？?、,，。]*$")
 
 
 def names_no_topic(clause: str) -> bool:

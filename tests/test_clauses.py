@@ -23,6 +23,15 @@ from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, like
     ("CSPとSignatureはそれぞれどう違う？", ["CSPと", "Signatureはそれぞれどう違う？"]),
     ("TPD 和 Premier 支持各自指什么", ["TPD 和", "Premier 支持各自指什么"]),
     ("ゴールドだとオンプレとクラウドはそれぞれ何件？", ["ゴールドだとオンプレとクラウドはそれぞれ何件？"]),
+    ("デプロイ支援サービスと Premier はそれぞれ何？", ["デプロイ支援サービスと Premier はそれぞれ何？"]),
+    ("售前部署服务和 Premier 各自是什么", ["售前部署服务和", "Premier 各自是什么"]),
+    ("シルバーで何件使えるのかと、アクセスIDの場所も知りたい",
+     ["シルバーで何件使えるのかと", "アクセスIDの場所も知りたい"]),
+    ("リクエストを出したいんですが、残り件数の見方も教えてください",
+     ["リクエストを出したいんですが", "残り件数の見方も教えてください"]),
+    ("エラーが出るんですが、どうすればいいですか", ["エラーが出るんですが、どうすればいいですか"]),
+    ("要是合同过期了，能续费吗", ["要是合同过期了", "能续费吗"]),
+    ("期限が切れた場合って、どうなりますか", ["期限が切れた場合って", "どうなりますか"]),
     ("はい。", []),  # shorter than a question: no clause at all
 ])
 def test_a_message_is_cut_at_question_marks_and_connectives(text: str, expected: list[str]) -> None:
