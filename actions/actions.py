@@ -121,7 +121,10 @@ def wants_person(tracker: Tracker) -> bool:
     a fact without naming a person ("しぐねちゃーのほうで" answers Signature or CSP, whatever
     "のほうで" sounds like; "CSP です、人に代わって" asks for a person)."""
     gives_fact = any(latest_entity(tracker, entity) for entity in FACT_ENTITIES)
-    names_person = load_content().says(tracker.latest_message.get("text") or "", "person")
+    text = tracker.latest_message.get("text") or ""
+    names_person = load_content().says(text, "person")
+    if says_dont_know(tracker) and not load_content().says(text, "person_request"):
+        return False  # "経理の人が管理してて、正直分かりません": who knows, not a request
     if latest_intent(tracker) == HANDOFF_INTENT:
         return names_person or not gives_fact
     if gives_fact:
@@ -382,6 +385,9 @@ class GuideAction(Action, ABC):
         position = position_of(tracker)
         pending = pending_offer(tracker)
         if position is None and pending:  # "はい、その手順を教えて" to an offer of steps
+            # ..., unless it opens with a "no" ("いえ、そこまでは大丈夫です" read as "done").
+            if offer_reply(tracker) == "deny":
+                return decline_offer(dispatcher, tracker, pending)
             return accept_offer(dispatcher, tracker, domain, pending)
         if position is None and corrects_a_fact(tracker):
             # "いや、違うかも。契約自体が期限切れでした": no step failed, an answer changed.
@@ -1265,7 +1271,8 @@ class ValidateEntitlementForm(PendingQuestionValidation):
         competency, not a change of support kind."""
         if tracker.get_slot("requested_slot") != "competency_kind":
             return {"support_kind": value}
-        kind = {"cloud": "cloud", "on_premises": "other"}.get(value)
+        # "资格这块我不太确定算不算云的" names cloud but does not say it is.
+        kind = None if says_dont_know(tracker) else {"cloud": "cloud", "on_premises": "other"}.get(value)
         return {"support_kind": slot_before_this_turn(tracker, "support_kind"),
                 "competency_kind": kind or tracker.get_slot("competency_kind")}
 

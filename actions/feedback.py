@@ -12,6 +12,7 @@ reads.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, ActionExecutionRejection, Tracker
@@ -20,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import actions as bot
+from actions.clauses import QUESTION
 from actions.guide import Position, step_failed
 from components.redaction import mask_ids
 
@@ -74,6 +76,10 @@ def keep_current_values(tracker: Tracker) -> list[EventType]:
     return [SlotSet(name, current.get(name)) for name in sorted(extracted)]
 
 
+# A request in a message ("アクティブ化したいです", "请告诉我…"): a new topic, not a comment.
+REQUEST = re.compile(r"たい|ください|下さい|お願い|想|请|請|帮我|幫我")
+
+
 class ValidateFeedbackForm(bot.PendingQuestionValidation):
     def name(self) -> str:
         return "validate_feedback_form"
@@ -113,8 +119,11 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
     def answers_requested_slot(self, tracker: Tracker, domain: DomainDict) -> bool:
         if tracker.get_slot("requested_slot") == "feedback_comment":
             # Any text fills the comment (often one the classifier takes for out of
-            # scope); another situation's question is not one.
-            return self.topics.get(bot.latest_intent(tracker) or "", OUT_OF_SCOPE) == OUT_OF_SCOPE
+            # scope); another situation's question is not one, but words of a situation that
+            # ask nothing are ("もっと具体的な中身が知りたかったです").
+            text = tracker.latest_message.get("text") or ""
+            return (self.topics.get(bot.latest_intent(tracker) or "", OUT_OF_SCOPE) == OUT_OF_SCOPE
+                    or not (QUESTION.search(text) or REQUEST.search(text)))
         return super().answers_requested_slot(tracker, domain)
 
     topics: dict[str, str] = {}  # intent → diagnosis, from the domain (the same for all)

@@ -101,6 +101,21 @@ async def test_a_typed_reply_to_the_resume_offer_resumes_at_the_step_it_reports(
     assert values["diagnosis"] == "not_authorized" and values["offer"] is None
 
 
+@pytest.mark.parametrize(("text", "response"), [
+    ("いえ、そこまでは大丈夫です", "utter_offer_declined"),  # a "no" read as "done"
+    ("はい、その手順を教えて", None),  # the offer is accepted: the hand-off itself
+])
+async def test_a_report_with_no_guide_replies_to_the_offer_by_its_opening_word(
+        domain_dict, text: str, response: str | None) -> None:
+    tracker = make_tracker({"diagnosis": "tpd_services"}, intent="guide_next", text=text,
+                           events=offered("handoff", "guide_next"))
+    messages, _, values = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
+    assert values["offer"] is None
+    assert (values.get("diagnosis") == "human_handoff") == (response is None)
+    if response:
+        assert messages[0]["response"] == response
+
+
 @pytest.mark.parametrize(("action", "intent", "text", "outcome"), [
     (bot_actions.ActionHandleAnswer(), "deny", "いや、やっぱりいいです", "ended"),
     (bot_actions.ActionGuideFailed(), "guide_failed", "算了，不弄了", "ended"),
@@ -438,6 +453,23 @@ async def test_a_comparison_with_the_answer_just_given_asks_more_about_it(
     assert values == {"diagnosis": "tpd_services", "requested_slot": "feedback"}
 
 
+@pytest.mark.parametrize(("text", "person"), [
+    ("メンバーシップは総務の人が見ていて、私には分かりません", False),  # who knows
+    ("分からないので担当の人に代わってください", True),
+    ("我不清楚，帮我转人工吧", True),
+])
+async def test_not_knowing_and_naming_who_knows_is_no_request_for_a_person(
+        domain_dict, text: str, person: bool) -> None:
+    tracker = form_tracker("membership", "request_human", {})
+    tracker.latest_message["text"] = text
+    if person:
+        with pytest.raises(ActionExecutionRejection):
+            await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    else:
+        _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+        assert values["membership"] == "unknown"
+
+
 async def test_a_person_rejects_the_pending_question(domain_dict) -> None:
     tracker = form_tracker("membership", "request_human", {"membership": "gold"})
     with pytest.raises(ActionExecutionRejection):
@@ -474,6 +506,16 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
     tracker.events.insert(0, slot("support_kind", "cloud"))
     _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
+
+
+async def test_unsure_whether_the_competency_counts_as_cloud_is_dont_know(domain_dict) -> None:
+    tracker = form_tracker("competency_kind", "ask_entitlement", {"support_kind": "cloud"})
+    tracker.events.insert(0, slot("support_kind", "cloud"))
+    tracker.slots["membership"] = "gold"
+    tracker.latest_message["text"] = "资格这块我不太确定算不算云的"
+    tracker.latest_message["entities"] = [{"entity": "support_kind", "value": "cloud"}]
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["competency_kind"] == "unknown" and values["support_kind"] == "cloud"
 
 
 async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict) -> None:
