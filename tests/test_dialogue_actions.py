@@ -456,6 +456,7 @@ async def test_a_comparison_with_the_answer_just_given_asks_more_about_it(
 @pytest.mark.parametrize(("text", "person"), [
     ("メンバーシップは総務の人が見ていて、私には分かりません", False),  # who knows
     ("分からないので担当の人に代わってください", True),
+    ("それは私には分からないので、詳しい方と話せますか", True),
     ("我不清楚，帮我转人工吧", True),
 ])
 async def test_not_knowing_and_naming_who_knows_is_no_request_for_a_person(
