@@ -85,6 +85,13 @@ def step_labels(guide: Guide) -> list[set[str]]:
     return labels
 
 
+def names_current_step(guide: Guide, position: Position, text: str) -> bool:
+    """Whether the text names a label that the current step, past the first, introduces
+    ("サポート特典のリンクが出てこない" at the link step): it reports on that step."""
+    folded = _folded(text)
+    return position.step > 0 and any(label in folded for label in step_labels(guide)[position.step])
+
+
 def furthest_named_step(guide: Guide, position: Position, text: str) -> int | None:
     """The last step after the current one whose label the report names, if any."""
     folded = _folded(text)

@@ -22,6 +22,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from actions.content import load_content
+from actions.guide import Position, names_current_step
 from components.one_action_policy import OneActionPolicy, topics
 from components.reply_policy import is_late_answer
 from components.step_reports import DONE, FAILED, insists, step_report
@@ -55,7 +57,8 @@ class StepReportPolicy(OneActionPolicy):
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
-        retold = report == FAILED and not insists(message.entities)
+        retold = (report == FAILED and not insists(message.entities)
+                  and not names_current_step_of(tracker, message.text or ""))
         if topic and topic == tracker.get_slot("guide_diagnosis") and retold:
             # The guide's own problem told again ("アクティブ化ボタンが押せません" in the
             # activation guide, maybe in another language): its rule explains it again;
@@ -68,3 +71,12 @@ class StepReportPolicy(OneActionPolicy):
         if tracker.latest_action_name == ACTION_LISTEN_NAME and in_guide:
             return ACTION_OF_REPORT[report]
         return None
+
+
+def names_current_step_of(tracker: DialogueStateTracker, text: str) -> bool:
+    """The report names the current step's own label: a report on it, not the problem retold."""
+    guide, step = tracker.get_slot("guide"), tracker.get_slot("guide_step")
+    guides = load_content().guides
+    if guide not in guides or step is None:
+        return False
+    return names_current_step(guides[guide], Position(str(guide), int(step)), text)

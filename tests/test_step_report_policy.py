@@ -93,6 +93,20 @@ def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists_or_i
     assert predicted(policy, domain, state) == action
 
 
+@pytest.mark.parametrize(("text", "action"), [
+    ("サポートプランを選んでも、サポート特典のリンクが出てこない", "action_guide_failed"),
+    ("Azure のサポート特典をリンクできない", None),  # the problem told again: explained again
+])
+def test_the_guides_own_problem_naming_the_current_steps_label_is_a_report_on_it(
+        policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "link_azure"),
+                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "cloud_support_request"),
+                           UserUttered(text, intent={"name": "ask_cloud_support", "confidence": 0.7},
+                                       entities=[report("failed")])]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == action
+
+
 def test_a_failure_in_the_same_message_wins_over_a_success() -> None:
     assert step_report([report("done"), report("still")]) == "failed"
     assert step_report([report("done"), report("failed")]) == "failed"
