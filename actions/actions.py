@@ -122,8 +122,9 @@ def wants_person(tracker: Tracker) -> bool:
     "のほうで" sounds like; "CSP です、人に代わって" asks for a person)."""
     gives_fact = any(latest_entity(tracker, entity) for entity in FACT_ENTITIES)
     text = tracker.latest_message.get("text") or ""
-    names_person = load_content().says(text, "person")
-    if says_dont_know(tracker) and not load_content().says(text, "person_request"):
+    content = load_content()
+    names_person = content.says(text, "person")
+    if says_dont_know(tracker) and not content.says(text, "person_request"):
         return False  # "経理の人が管理してて、正直分かりません": who knows, not a request
     if latest_intent(tracker) == HANDOFF_INTENT:
         return names_person or not gives_fact
@@ -1452,34 +1453,37 @@ def start_topic(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Doma
 FOLLOW_UP_CONFIDENCE = 0.2
 
 
-def answer_compared(tracker: Tracker, domain: DomainDict) -> str | None:
-    """The intent of the plain answer given last turn, when the message compares it with
-    something else ("这个和支持事件有什么区别？" after the TPD answer)."""
+def plain_answer_of_last_turn(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The intent of the topic answered last turn, when its answer is a plain one (a guide
+    would start again from its first step)."""
     previous = slot_before_this_turn(tracker, "diagnosis")
     intent = next((name for name, diagnosis in diagnosis_of_intents(domain).items()
                    if diagnosis == previous), None)
-    if (intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]
-            and compares_with_the_answer(tracker.latest_message.get("text") or "")):
+    if intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]:
         return intent
     return None
 
 
+def answer_compared(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The intent of the plain answer given last turn, when the message compares it with
+    something else ("这个和支持事件有什么区别？" after the TPD answer)."""
+    if compares_with_the_answer(tracker.latest_message.get("text") or ""):
+        return plain_answer_of_last_turn(tracker, domain)
+    return None
+
+
 def same_topic_follow_up(tracker: Tracker, domain: DomainDict) -> str | None:
-    """The intent of the topic answered last turn, when the unsure message ranks it this
-    high, or the clause classifier reads it first ("毎回入れないといけないんですか" after the
-    IDs), and its answer is a plain one (a guide would start again from its first step)."""
-    previous = slot_before_this_turn(tracker, "diagnosis")
-    intent = next((name for name, diagnosis in diagnosis_of_intents(domain).items()
-                   if diagnosis == previous), None)
+    """The plain answer's topic of last turn, when the unsure message ranks it this high,
+    or the clause classifier reads it first ("毎回入れないといけないんですか" after the IDs)."""
+    intent = plain_answer_of_last_turn(tracker, domain)
+    if intent is None:
+        return None
     ranked = {item.get("name"): item.get("confidence", 0)
               for item in (tracker.latest_message.get("intent_ranking") or [])[:3]}
     second, probability = likeliest_intent(tracker.latest_message.get("text") or "")
     if second == intent:
         ranked[intent] = max(ranked.get(intent, 0), probability)
-    if (intent in topic_actions() and "action_start_guide" not in topic_actions()[intent]
-            and ranked.get(intent, 0) >= FOLLOW_UP_CONFIDENCE):
-        return intent
-    return None
+    return intent if ranked.get(intent, 0) >= FOLLOW_UP_CONFIDENCE else None
 
 
 class ActionClarify(Action):

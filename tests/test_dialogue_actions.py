@@ -272,28 +272,31 @@ async def test_a_second_cloud_question_learns_the_two_routes_before_its_question
     assert slots["offer"] == "topic:ask_cloud_support"
 
 
-def test_a_second_cloud_question_with_its_route_known_gets_its_facts_while_a_question_waits(
-        domain_dict) -> None:
+def answer_a_second_cloud_question_with_its_route_known(
+        domain_dict: dict[str, Any], question_pending: bool) -> tuple[list[dict[str, Any]], list[Any]]:
+    """"ゴールドのシグネチャは何件？あと…リンクする方法も" (Gold: the Signature route)."""
     text = "ゴールドのシグネチャは何件？あと Azure ポータルで特典をリンクする方法も知りたい"
     tracker = make_tracker({"language": "ja", "diagnosis": "entitlement", "membership": "gold"},
                            intent="ask_entitlement", text=text,
                            events=[user("ask_entitlement", text)])
     dispatcher = CollectingDispatcher()
-    events = bot_actions.answer_second_topic(dispatcher, tracker, domain_dict, question_pending=True)
-    assert [m["response"] for m in dispatcher.messages] == ["utter_explain_cloud_signature"]
+    events = bot_actions.answer_second_topic(dispatcher, tracker, domain_dict,
+                                             question_pending=question_pending)
+    return dispatcher.messages, events
+
+
+def test_a_second_cloud_question_with_its_route_known_gets_its_facts_while_a_question_waits(
+        domain_dict) -> None:
+    messages, events = answer_a_second_cloud_question_with_its_route_known(domain_dict, True)
+    assert [m["response"] for m in messages] == ["utter_explain_cloud_signature"]
     assert events == []  # the steps wait: the entitlement question is asked next
 
 
 def test_a_second_cloud_question_with_its_route_known_starts_its_guide_when_nothing_waits(
         domain_dict) -> None:
-    text = "ゴールドのシグネチャは何件？あと Azure ポータルで特典をリンクする方法も知りたい"
-    tracker = make_tracker({"language": "ja", "diagnosis": "entitlement", "membership": "gold"},
-                           intent="ask_entitlement", text=text,
-                           events=[user("ask_entitlement", text)])
-    dispatcher = CollectingDispatcher()
-    events = bot_actions.answer_second_topic(dispatcher, tracker, domain_dict)
+    messages, events = answer_a_second_cloud_question_with_its_route_known(domain_dict, False)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    assert dispatcher.messages[0]["response"] == "utter_explain_cloud_signature"
+    assert messages[0]["response"] == "utter_explain_cloud_signature"
     assert (slots["diagnosis"], slots["guide"], slots["guide_step"]) == ("cloud_support_request",
                                                                        "link_azure", 0)
 
