@@ -91,6 +91,14 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
     return next(tracker.get_latest_entity_values(name), None)
 
 
+def names_value(tracker: Tracker, name: str, value: str) -> bool:
+    """Whether the message names the value itself, not only the other value negated
+    ("オンプレの話でした", not "クラウドじゃない")."""
+    return any(entity.get("entity") == name and entity.get("value") == value
+               and not entity.get("negated")
+               for entity in tracker.latest_message.get("entities") or [])
+
+
 def corrects_a_fact(tracker: Tracker) -> bool:
     """The message gives another value for a fact answered before ("期限切れでした" after
     "前に追加しました")."""
@@ -1229,6 +1237,13 @@ class PendingQuestionValidation(FormValidationAction, ABC):
                 and (value := cued_value(tracker, slot)) not in (None, tracker.get_slot(slot))]
 
 
+def names_on_premises(tracker: Tracker) -> bool:
+    """On-premises products are a support kind, never a competency: naming them to the
+    competency question changes the support kind asked about ("クラウドじゃなくてオンプレの
+    話でした"), while "クラウド系じゃない" only describes the competency."""
+    return names_value(tracker, "support_kind", "on_premises")
+
+
 def entitlement_questions(tracker: Tracker) -> list[str]:
     """What the entitlement answer needs, given what is known: the membership; then the
     support kind; for cloud support, the competency kind."""
@@ -1236,7 +1251,7 @@ def entitlement_questions(tracker: Tracker) -> list[str]:
     if membership in ("action_pack", "unknown"):
         return ["membership"]
     support_kind = tracker.get_slot("support_kind")
-    if tracker.get_slot("requested_slot") == "competency_kind":
+    if tracker.get_slot("requested_slot") == "competency_kind" and not names_on_premises(tracker):
         # "クラウド系じゃない" to the competency question describes the competency
         # (validate_support_kind): the support kind stays the one asked about.
         support_kind = slot_before_this_turn(tracker, "support_kind") or support_kind
@@ -1270,7 +1285,7 @@ class ValidateEntitlementForm(PendingQuestionValidation):
                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         """While the competency kind is asked, "cloud" / "not cloud" describe the
         competency, not a change of support kind."""
-        if tracker.get_slot("requested_slot") != "competency_kind":
+        if tracker.get_slot("requested_slot") != "competency_kind" or names_on_premises(tracker):
             return {"support_kind": value}
         # "资格这块我不太确定算不算云的" names cloud but does not say it is.
         kind = None if says_dont_know(tracker) else {"cloud": "cloud", "on_premises": "other"}.get(value)

@@ -120,10 +120,12 @@ def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[st
             continue
         name, value = entity["entity"], entity["value"]
         affirmed = {o["value"] for o in others if o["entity"] == name}
+        # `negated` tells the actions that the value was inferred, not named: "クラウドじゃない"
+        # to the competency question describes the competency, "オンプレの話" changes the topic.
         if value in OTHER_VALUE.get(name, {}) and not affirmed:
-            resolved.append({**entity, "value": OTHER_VALUE[name][value]})
+            resolved.append({**entity, "value": OTHER_VALUE[name][value], "negated": True})
         elif name == NO_ROLE[0] and value != NO_ROLE[1] and not affirmed:
-            resolved.append({**entity, "value": NO_ROLE[1]})
+            resolved.append({**entity, "value": NO_ROLE[1], "negated": True})
     for name in MERGED_WHEN_BOTH:
         resolved = merge_both(resolved, name)
     return resolved
@@ -139,7 +141,7 @@ def merge_both(entities: list[dict[str, Any]], name: str) -> list[dict[str, Any]
     if {e["value"] for e in kinds} != set(OTHER_VALUE[name]):
         return entities
     first = min(kinds, key=lambda e: e["start"])
-    both = {**first, "end": max(e["end"] for e in kinds), "value": BOTH_VALUES}
+    both = {**first, "end": max(e["end"] for e in kinds), "value": BOTH_VALUES, "negated": False}
     return [e for e in entities if e["entity"] != name] + [both]
 
 

@@ -512,6 +512,28 @@ async def test_not_cloud_to_the_competency_question_means_another_competency(dom
     assert values["competency_kind"] == "other" and values["support_kind"] == "cloud"
 
 
+@pytest.mark.parametrize(("text", "entity", "support_kind", "competency_kind"), [
+    # On-premises named: a change of the support kind asked about, answered at once.
+    ("クラウドじゃなくてオンプレの話でした", {"entity": "support_kind", "value": "on_premises"},
+     "on_premises", None),
+    # Only cloud negated: it describes the competency.
+    ("クラウド系じゃないです", {"entity": "support_kind", "value": "on_premises", "negated": True},
+     "cloud", "other"),
+])
+async def test_on_premises_named_to_the_competency_question_changes_the_support_kind(
+        domain_dict, text: str, entity: dict[str, Any], support_kind: str,
+        competency_kind: str | None) -> None:
+    tracker = form_tracker("competency_kind", "inform", {"support_kind": "on_premises"})
+    tracker.events.insert(0, slot("support_kind", "cloud"))
+    tracker.slots["membership"] = "gold"
+    tracker.latest_message["text"] = text
+    tracker.latest_message["entities"] = [entity]
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["support_kind"] == support_kind
+    assert values.get("competency_kind") == competency_kind
+    assert values.get("requested_slot") is None  # answered at once, nothing left to ask
+
+
 async def test_unsure_whether_the_competency_counts_as_cloud_is_dont_know(domain_dict) -> None:
     tracker = form_tracker("competency_kind", "ask_entitlement", {"support_kind": "cloud"})
     tracker.events.insert(0, slot("support_kind", "cloud"))

@@ -118,6 +118,18 @@ def test_the_ja_and_zh_tables_of_one_entity_match_once() -> None:
     assert [e["value"] for e in resolve_negations("CSPじゃないです", found)] == ["signature"]
 
 
+def test_a_value_inferred_from_a_negation_is_marked_as_such() -> None:
+    lookups = [Lookup("support_kind", "クラウド"), Lookup("support_kind", "オンプレ")]
+    synonyms = {"クラウド": "cloud", "オンプレ": "on_premises"}
+
+    def resolved(text: str) -> list[tuple[str, bool]]:
+        entities = resolve_negations(text, find_entities(text, lookups, synonyms))
+        return [(e["value"], e.get("negated", False)) for e in entities]
+
+    assert resolved("クラウドじゃないです") == [("on_premises", True)]
+    assert resolved("クラウドじゃなくてオンプレ") == [("on_premises", False)]
+
+
 def test_a_match_inside_a_longer_one_is_dropped() -> None:
     lookups = [Lookup("competency_kind", "クラウド コンピテンシー"), Lookup("support_kind", "クラウド")]
     found = find_entities("クラウド コンピテンシーです", lookups, {})
