@@ -954,19 +954,35 @@ class ActionClose(Action):
 
 class ActionThanked(Action):
     """Thanks in reply to an offer ("不需要了，谢谢", "ありがとう、大丈夫です") declines it: an
-    offer to continue the guide ends the guide. Thanks with nothing offered change nothing."""
+    offer to continue the guide ends the guide. Thanks with nothing offered change nothing,
+    unless a later clause asks something ("先日はありがとうございました。また一つ伺いたい
+    ことがあります"): that is answered after the "you are welcome"."""
 
     def name(self) -> str:
         return "action_thanked"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        return thanked(tracker)
+        return thanked(dispatcher, tracker, domain)
 
 
-def thanked(tracker: Tracker) -> list[EventType]:
+def thanked(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    """After the "you are welcome": the offer declined, then the question after the thanks."""
     pending = pending_offer(tracker)
-    return withdraw_offer(pending) if pending else []
+    events = withdraw_offer(pending) if pending else []
+    asked = question_after_thanks(tracker.latest_message.get("text") or "", domain)
+    if asked == "ask_menu":
+        return [*events, *show_menu(dispatcher, tracker)]
+    if asked and (started := start_topic(dispatcher, tracker, domain, asked)) is not None:
+        return [*events, *started]
+    return events
+
+
+def question_after_thanks(text: str, domain: DomainDict) -> str | None:
+    """The vague opener or topic that a clause after the thanks reads as, surely enough."""
+    asks = {"ask_menu", *diagnosis_of_intents(domain)}
+    return next((intent for intent, probability in clause_intents(text)[1:]
+                 if intent in asks and probability >= SECOND_OPINION_CONFIDENCE), None)
 
 
 class ActionOfferResume(Action):
@@ -1070,7 +1086,8 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         situation = diagnosis_of_form(domain, late)
         return [SlotSet("offer", None), *position_events(None), SlotSet("diagnosis", situation),
                 FollowupAction(late)]
-    if pending and intent in ("guide_next", "guide_failed", "goodbye", "inform", "nlu_fallback") \
+    if pending and intent in ("guide_next", "guide_failed", "goodbye", "inform", "nlu_fallback",
+                              "ask_menu") \
             and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step; "いえ、続きはまた今度に
@@ -1442,7 +1459,7 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
         return show_menu(dispatcher, tracker)
     if intent == "thank":
         dispatcher.utter_message(response="utter_you_are_welcome")
-        return thanked(tracker)
+        return thanked(dispatcher, tracker, domain)
     return start_topic(dispatcher, tracker, domain, intent)
 
 

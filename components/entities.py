@@ -76,8 +76,9 @@ COMPETENCY_SUBJECT = re.compile(
     r"(は|も|が|って|の種類[はも]?|也?不?是|并不是|都是|不?属于|并不属于|不?算是?|跟|和|与|與)?\s*$",
     re.IGNORECASE)
 # "クラウド系のコンピテンシーは持っていない": the competency word right after クラウド.
-COMPETENCY_AFTER = re.compile(r"^\s*(系|系統|関連|分野)?\s*の?\s*(コンピテンシー|コンピテンシ|competency)",
-                              re.IGNORECASE)
+# "云相关的资格我们一个都没拿到": the same in Chinese.
+COMPETENCY_AFTER = re.compile(r"^\s*(系|系統|関連|分野|相关|相關|类|類|方面)?\s*(の|的)?\s*"
+                              r"(コンピテンシー|コンピテンシ|competency|资格|資格|能力)", re.IGNORECASE)
 
 
 def competency_subjects(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,16 +111,39 @@ def without_error_text(text: str, entities: list[dict[str, Any]]) -> list[dict[s
                     and ERROR_TEXT_AFTER.match(text[entity["end"]:]))]
 
 
+# Words that join two values of a list ("セキュリティやCloud Platformは持っていない",
+# "オンプレでもクラウドでもない", "不是云资格和其他资格"): a negation of the list negates each of them.
+COORDINATOR = re.compile(r"^\s*(や|と|とか|か|でも|も|、|,|/|／|及び|および|和|与|與|及|或者|或)\s*$")
+
+
+def negated_entities(text: str, entities: list[dict[str, Any]]) -> list[bool]:
+    """Whether each entity is negated, by its own words or as a member of a negated list."""
+    negated = [is_negated(text, e, [o for o in entities if o is not e]) for e in entities]
+    changed = True
+    while changed:
+        changed = False
+        for i, entity in enumerate(entities):
+            for j, other in enumerate(entities):
+                between = text[min(entity["end"], other["end"]):max(entity["start"], other["start"])]
+                if (negated[j] and not negated[i] and other["entity"] == entity["entity"]
+                        and COORDINATOR.match(between)):
+                    negated[i] = changed = True
+    return negated
+
+
 def resolve_negations(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drops negated values; a negated two-valued fact becomes its other value."""
+    """Drops negated values; a negated two-valued fact becomes its other value, unless the
+    message also names a value of it that is not negated, or denies another value too."""
     resolved = []
-    for entity in entities:
-        others = [o for o in entities if o is not entity]
-        if not is_negated(text, entity, others):
+    negated = negated_entities(text, entities)
+    for entity, denied in zip(entities, negated, strict=True):
+        if not denied:
             resolved.append(entity)
             continue
         name, value = entity["entity"], entity["value"]
-        affirmed = {o["value"] for o in others if o["entity"] == name}
+        same = [(o["value"], d) for o, d in zip(entities, negated, strict=True)
+                if o is not entity and o["entity"] == name]
+        affirmed = {v for v, d in same if not d or v != value}
         # `negated` tells the actions that the value was inferred, not named: "クラウドじゃない"
         # to the competency question describes the competency, "オンプレの話" changes the topic.
         if value in OTHER_VALUE.get(name, {}) and not affirmed:

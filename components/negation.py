@@ -33,19 +33,36 @@ JA_NEGATION_AFTER = re.compile(
     r"|(って|という)?(こと|わけ)(は|では|じゃ)?(ない|無い|ありません)"
     r"|(に|には)?(入ってい?|入ら|入り|該当し|当てはまら|当てはまり|属さ|属してい?|なってい?|なら|なり)"
     r"(ない|ません|なかった)"
-    # クラウド系のコンピテンシーは持っていないです / は取ってないです
-    r"|(は|を|も)?(持っ|もっ|取っ|とっ|取得し|保有し)てい?(ない|ません|なかった))")
+    # 追加した覚えは一度もない, 追加したことがない
+    r"|た?(覚え|記憶|こと)(は|が|も)?(一度も|いちども|全然|まったく|全く)?(ない|無い|ありません|ございません)"
+    # クラウド系のコンピテンシーは持っていないです / は取ってないです / のほうは契約していない
+    r"|(は|を|も)?(持っ|もっ|取っ|とっ|取得し|保有し|契約し|加入し|購入し|使っ|利用し)てい?(ない|ません|なかった))")
+# "CSPとしてお客様の代わりに出すわけではありません": what is done "as X" is denied, so X is.
+JA_NOT_AS = re.compile(
+    r"^として(は)?[^、。,.!?！？\n]{0,24}?(わけ|の|ん)(では|じゃ)(ない|無い|なく|ありません|ございません)")
 # "クラウドコンピテンシーがない場合": absent, said right after the entity (not "オンプレの
 # インシデントがない", where the incidents are absent).
-JA_ABSENT = re.compile(r"^(系の?|の)?(コンピテンシー)?(が|は)(ない|無い|ありません|ございません|なかった)")
+JA_ABSENT = re.compile(r"^\s*(系の?|の)?(コンピテンシー)?(が|は)(ない|無い|ありません|ございません|なかった)")
 # "前に同じ契約を追加した、とかではないです": the clause that ends in the entity is denied
 # (right after it only, so an entity earlier in that clause is not).
+# "期限切れになっている、ということはない" too.
 JA_DENIED_CLAUSE = re.compile(
-    r"^(した|た)?[、,]?(とか|なんて|というわけ|ってわけ)(では|じゃ)(ない|なく|ありません|ございません)")
+    r"^(になっている|になってる|になった|になって|している|した|た)?[、,]?\s*(とか|なんて|という|って)(わけ|こと)?"
+    r"(は|では|じゃ)(ない|無い|なく|ありません|ございません)")
 # "X不对", "X应该改成Y": X is wrong; "X是以前的": X no longer holds; "跟X没关系": not X. (Not "X不是": in
 # "是云不是本地" that 不是 negates 本地.)
 ZH_NEGATION_AFTER = re.compile(
     r"^[^，。,.!?！？\n]{0,3}(不对|错了|是错的|改成|换成|改为|是(以前|之前|过去)的|没关系|没有关系|沒關係|无关|無關|不相关)")
+# Further after X: "X我们一个都没拿到", "X那些产品我们基本都不用了", "X那条路我们用不上",
+# "以前从没把合同关联过", "X我们还没有拿到".
+ZH_NEGATED_LATER = re.compile(
+    r"^[^，。,.!?！？\n]{0,12}?((一个|一项|一样)?(都|也)(没|沒|不)(有|拿|用|算|是|属于|屬於|需要|涉及)"
+    r"|用不上|用不了|用不到|不适用|不適用|没法用|不能用|不涉及"
+    r"|从没|从来没|从未|從沒|從來沒|從未"
+    r"|(还|還)?(没|沒)有?(拿到|获得|獲得|取得|持有|拥有|擁有|加入|购买|購買|签))")
+# "其他资格？我们应该不算那种": X echoed as a question, then denied.
+ZH_ECHO_DENIED = re.compile(r"^\s*[？?]\s*[^，。？?\n]{0,8}?(不算|不是|不属于|不屬於)"
+                            r"(那种|那類|那类|这种|這種|这类|那个|這個|这个)")
 ZH_NEGATION_BEFORE = re.compile(
     # (?<!…): 是不是 / 算不算 / 属不属于 ask a question, they do not negate.
     r"((?<!是)不是|并非|並非|(?<!属)不属于|不屬於|(?<!算)不算|而非|不走|不用|没用|没有用|不在|没有|沒有)"
@@ -72,7 +89,8 @@ def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) 
     before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
     after, before = text[end:after_limit], text[before_limit:start]
     return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
-                or JA_ABSENT.match(after) or JA_DENIED_CLAUSE.match(after)
+                or JA_ABSENT.match(after) or JA_DENIED_CLAUSE.match(after) or JA_NOT_AS.match(after)
+                or ZH_NEGATED_LATER.match(after) or ZH_ECHO_DENIED.match(after)
                 or JA_VERB_NEGATION.match(after)
                 or (text[start:end].endswith(tuple(TE_FORM_ENDINGS)) and JA_TE_FORM_NEGATION.match(after))
                 or ZH_NEGATION_BEFORE.search(before) or JA_NEGATION_BEFORE.search(before))

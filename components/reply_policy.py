@@ -156,7 +156,9 @@ def answers_the_role_check(tracker: DialogueStateTracker) -> bool:
 def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool:
     message = tracker.latest_message
     intent = message.intent.get("name")
-    if (intent not in topics(domain) or intent in OFFER_REPLIES
+    # "嗯，想了解一下" to an offer reads, unsurely, as a vague opener ("I'd like to know"):
+    # in reply to an offer it takes the offer, like a topic read unsurely.
+    if ((intent not in topics(domain) and intent != "ask_menu") or intent in OFFER_REPLIES
             or message.intent.get("confidence", 1.0) >= OFFER_TOPIC_CONFIDENCE):
         return False
     ranking = message.parse_data.get(INTENT_RANKING_KEY) or []

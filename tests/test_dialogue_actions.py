@@ -43,6 +43,16 @@ async def test_an_offer_is_answered_by_the_next_yes_or_no(domain_dict, offer: st
     assert slots["offer"] is None
 
 
+async def test_a_yes_read_as_a_vague_opener_accepts_the_offer(domain_dict) -> None:
+    text = "嗯，想了解一下"
+    ranking = [{"name": "ask_menu", "confidence": 0.56}, {"name": "affirm", "confidence": 0.43}]
+    events = [user("report_no_benefits"), slot("offer", "remaining_incidents"), user("ask_menu", text)]
+    tracker = make_tracker({"language": "zh"}, intent="ask_menu", ranking=ranking, text=text,
+                           events=events)
+    messages, _, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_explain_remaining_incidents" and slots["offer"] is None
+
+
 @pytest.mark.parametrize(("text", "response"), [
     ("好的，请告诉我怎么查", "utter_explain_remaining_incidents"),
     ("いえ、自分で調べてみます", "utter_offer_declined"),
@@ -165,6 +175,24 @@ async def test_thanks_in_reply_to_the_resume_offer_ends_the_guide(domain_dict) -
     # Thanks in the middle of a guide, with nothing offered, leave the guide as it is.
     plain = make_tracker(slots, intent="thank", events=[user("guide_next"), user("thank")])
     assert (await run(bot_actions.ActionThanked(), plain, domain_dict))[1] == []
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("助かりました、ありがとうございます。それとは別にもう一点ご相談があります", "utter_menu"),
+    ("谢谢您。另外想问一下 TPD 是什么", "utter_tpd_services"),
+    ("ありがとうございました、とても助かりました", None),  # thanks only
+])
+async def test_a_question_after_thanks_is_answered(domain_dict, text: str, response: str | None) -> None:
+    tracker = make_tracker(intent="thank", text=text, events=[user("thank", text)])
+    messages, _, _ = await run(bot_actions.ActionThanked(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ([response] if response else [])
+
+
+async def test_an_unsure_thanks_with_a_vague_opener_after_it_gets_the_menu(domain_dict) -> None:
+    text = "以前はありがとうございました。また一つ伺いたいことがあります"
+    tracker = make_tracker(intent="nlu_fallback", text=text, events=[user("nlu_fallback", text)])
+    messages, _, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    assert [m["response"] for m in messages] == ["utter_you_are_welcome", "utter_menu"]
 
 
 @pytest.mark.parametrize("role", ["none", "admin_agent"])  # Admin agent files CSP requests only
@@ -571,6 +599,9 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("has_membership", "いいえ、まだどこにも契約していません", "no"),
     ("has_membership", "はい、毎年更新していますよ", "yes"),
     ("dont_know", "這個我真的說不上來", "unknown"),
+    ("contract_state", "前にどこかで追加した覚えは一度もありません", "expired"),
+    ("contract_state", "この契約を追加したことがないです", "expired"),
+    ("contract_state", "我们以前从没把合同加到别的帐户", "expired"),
 ])
 async def test_a_cue_word_of_the_question_counts_with_its_negation(
         domain_dict, question: str, text: str, expected: str) -> None:

@@ -22,7 +22,8 @@ TABLES = [
     {"name": "competency_kind", "elements": ["Cloud Platform", "云资格", "其他资格"]},
     {"name": "partner_role", "elements": ["グローバル管理者", "一般ユーザー", "全局管理员"]},
     {"name": "contract_state", "elements": ["期限切れ", "前に追加", "关联过"]},
-    {"name": "cloud_route", "elements": ["CSP"]},
+    {"name": "cloud_route", "elements": ["CSP", "署名クラウドサポート", "签名云支持"]},
+    {"name": "competency_kind", "elements": ["セキュリティ", "Cloud Productivity"]},
     {"name": "not_an_entity", "elements": ["x"]},
 ]
 SYNONYMS = {fold(k): v for k, v in {
@@ -32,6 +33,8 @@ SYNONYMS = {fold(k): v for k, v in {
     "云资格": "cloud", "其他资格": "other",
     "グローバル管理者": "global_admin", "一般ユーザー": "none", "全局管理员": "global_admin",
     "期限切れ": "expired", "前に追加": "linked", "关联过": "linked", "CSP": "csp",
+    "署名クラウドサポート": "signature", "签名云支持": "signature", "セキュリティ": "cloud",
+    "Cloud Productivity": "cloud",
 }.items()}
 ENTITIES = {"membership", "support_kind", "competency_kind", "partner_role", "contract_state", "cloud_route"}
 
@@ -107,6 +110,22 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("之前在那边关联过这个合同", [("contract_state", "linked")]),
     ("这个合同我们从没在别的地方用过 CSP", [("cloud_route", "signature")]),
     ("関係ない文章", []),
+    # A negated list negates each of its members.
+    ("セキュリティやCloud Platformのようなものは一つも持っていません", [("competency_kind", "other")] * 2),
+    ("Cloud Productivity とセキュリティは取っていないです", [("competency_kind", "other")] * 2),
+    ("セキュリティとかは持ってますが、Cloud Platform はないです", [("competency_kind", "cloud")]),
+    ("オンプレでもクラウドでもない", []),  # both denied: nothing is known
+    # Negations further from the entity
+    ("期限切れになっている、ということはないと思います", [("contract_state", "linked")]),
+    ("CSPとしてお客様の代わりに申請するわけではないです", [("cloud_route", "signature")]),
+    ("CSPとして顧客の代わりに出しています", [("cloud_route", "csp")]),
+    ("署名クラウドサポートは契約していません", [("cloud_route", "csp")]),
+    ("云相关的资格我们一个都没拿到", [("competency_kind", "other")]),
+    ("本地那些产品我们基本都不用了", [("support_kind", "cloud")]),
+    ("签名云支持这条路对我们用不上", [("cloud_route", "csp")]),
+    ("其他资格？我们应该不算那种", [("competency_kind", "cloud")]),
+    ("云资格我们还没有拿到", [("competency_kind", "other")]),
+    ("本地产品不用激活吗", [("support_kind", "on_premises")]),  # 不用 of another verb
 ])
 def test_entities_with_negations(text: str, expected: list[Any]) -> None:
     assert values(text) == expected

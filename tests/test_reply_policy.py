@@ -100,6 +100,8 @@ UNSURE_TOPIC = [("ask_activate_benefits", 0.74), ("ask_menu", 0.1), ("affirm", 0
     (UNSURE_TOPIC_THEN_YES, "確認の手順をお願いします"),  # yes close behind
     (UNSURE_TOPIC, "はい、確認の手順を教えてください"),  # a yes opens the message
     (UNSURE_TOPIC, "いえ、確認の手順は大丈夫です"),  # a no opens it
+    # read unsurely as a vague opener ("I'd like to know"), opened by a yes
+    ([("ask_menu", 0.56), ("affirm", 0.43)], "嗯，想了解一下"),
 ])
 def test_an_unsure_topic_that_reads_as_yes_or_no_replies_to_the_offer(
         policy: ReplyPolicy, domain: Domain, ranking: list[tuple[str, float]], text: str) -> None:
@@ -113,6 +115,8 @@ def test_an_unsure_topic_that_reads_as_yes_or_no_replies_to_the_offer(
      "はい、それとアクティブ化の方法も"),  # a clear new topic
     (UNSURE_TOPIC, "remaining_incidents", [], "確認の手順を"),  # no cue, yes or no far behind
     ([("affirm", 0.6), ("ask_activate_benefits", 0.3)], "remaining_incidents", [], "はい"),  # the rules
+    # a clear vague opener is a new question, even opened by a yes
+    ([("ask_menu", 0.95), ("affirm", 0.03)], "remaining_incidents", [], "はい、別件で相談があります"),
     ([("request_human", 0.5), ("affirm", 0.4)], "remaining_incidents", [], "はい、人と"),  # a person
     # "next step" with the offered topic far behind is a report on the step
     ([("guide_next", 0.8), ("ask_remaining_incidents", 0.1)], "remaining_incidents", [], "はい、次へ"),
