@@ -453,6 +453,10 @@ class ActionGuideFailed(GuideAction):
         step = latest_int_entity(tracker, "step")
         if step is None and (ended := end_guide_if_called_off(dispatcher, tracker)):  # typed "算了，不弄了"
             return ended
+        if step is None:  # typed: "点了激活没反应" at the sign-in step failed at Activate
+            ahead = furthest_named_step(guide, position, tracker.latest_message.get("text") or "",
+                                        failed=True)
+            position = position if ahead is None else Position(guide.id, ahead)
         move = step_failed(guide, position, step, latest_int_entity(tracker, "cause"))
         return apply_move(dispatcher, tracker, move)
 

@@ -69,17 +69,19 @@ def _names_in(texts: Iterable[str]) -> Iterator[str]:
             yield from (name for name in match.groups() if name)
 
 
-def step_labels(guide: Guide) -> list[set[str]]:
+def step_labels(guide: Guide, with_title_labels: bool = False) -> list[set[str]]:
     """For each step, the labels it introduces in any language (a label belongs to the
     first step that names it): a partner may report in another language than the guide's."""
-    # A label in the guide's own title ("アクティブ化") names the topic, not a step done.
-    titles = " ".join(map(_folded, guide.title.values()))
+    # A label in the guide's own title ("アクティブ化") names the topic, not a step done;
+    # a failure of it ("点了激活没反应") is a failure of the step that has it, however short.
+    titles = "" if with_title_labels else " ".join(map(_folded, guide.title.values()))
+    shortest = 2 if with_title_labels else _MIN_LABEL_LENGTH
     seen: set[str] = set()
     labels: list[set[str]] = []
     for step in guide.steps:
         names = set(map(_folded, _names_in(step.text.values())))
         own = {name for name in names - seen
-               if len(name) >= _MIN_LABEL_LENGTH and name not in titles}
+               if len(name) >= shortest and name not in titles}
         seen |= names
         labels.append(own)
     return labels
@@ -92,10 +94,12 @@ def names_current_step(guide: Guide, position: Position, text: str) -> bool:
     return position.step > 0 and any(label in folded for label in step_labels(guide)[position.step])
 
 
-def furthest_named_step(guide: Guide, position: Position, text: str) -> int | None:
-    """The last step after the current one whose label the report names, if any."""
+def furthest_named_step(guide: Guide, position: Position, text: str,
+                        failed: bool = False) -> int | None:
+    """The last step after the current one whose label the report (of a failure: labels
+    in the guide's title too) names, if any."""
     folded = _folded(text)
-    named = [index for index, labels in enumerate(step_labels(guide))
+    named = [index for index, labels in enumerate(step_labels(guide, with_title_labels=failed))
              if index > position.step and any(label in folded for label in labels)]
     return max(named, default=None)
 

@@ -97,6 +97,17 @@ def test_a_typed_report_naming_a_later_step_finds_that_step(position: Position, 
     assert furthest_named_step(CONTENT.guides[position.guide], position, text) == named
 
 
+@pytest.mark.parametrize(("text", "named"), [
+    ("アクティブ化ボタン押しても何も起きない", 2),  # the title's label, failed: the Activate step
+    ("点了激活没反应", 2),
+    ("サインインできません", None),
+])
+def test_a_typed_failure_naming_a_later_step_finds_it_by_the_titles_labels_too(
+        text: str, named: int | None) -> None:
+    position = Position("view_activate", 0)
+    assert furthest_named_step(CONTENT.guides["view_activate"], position, text, failed=True) == named
+
+
 @pytest.mark.parametrize("guide_id", GUIDES)
 def test_every_step_and_cause_speaks_both_languages(guide_id: str) -> None:
     guide = CONTENT.guides[guide_id]
