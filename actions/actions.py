@@ -845,12 +845,12 @@ def explain_choice(dispatcher: CollectingDispatcher, tracker: Tracker, domain: D
 
 
 def offer_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str,
-                       kind: str) -> list[EventType]:
+                       kind: str, response: str | None = None) -> list[EventType]:
     """Offers what is left of a second question: its steps (`steps`, already explained)
     or its own question (`topic`)."""
     content = load_content()
     language = language_of(tracker)
-    response = "utter_offer_second_topic" if kind == "steps" else "utter_offer_second_question"
+    response = response or ("utter_offer_second_topic" if kind == "steps" else "utter_offer_second_question")
     dispatcher.utter_message(response=response,
                              topic=content.label(language, "intents", intent),
                              buttons=[{"title": content.label(language, "ui", "yes"),
@@ -1004,6 +1004,11 @@ class ActionOfferResume(Action):
         offered = any(event.get("name") == "offer" for event in second)
         if offered or set_this_turn(tracker, "guide"):
             return second
+        if position is None and not second and (interrupted := interrupted_question(tracker, domain)):
+            # This answer's question replaced one still unanswered ("途中ですが、何件使える
+            # んでしたっけ" while Signature or CSP was asked): offer to go back to it.
+            return offer_second_topic(dispatcher, tracker, interrupted, "topic",
+                                      response="utter_offer_back_to_question")
         if position is None:
             from actions.feedback import ask_feedback
 
@@ -1015,6 +1020,27 @@ class ActionOfferResume(Action):
                                  guide_title=guide.title[language_of(tracker)],
                                  step=position.step + 1)
         return [*second, offer("resume_guide")]
+
+
+def interrupted_question(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The topic intent of the question (form) that the question answered this turn
+    replaced while it was unanswered, if it is still unanswered (offered once)."""
+    from actions.feedback import FORM as FEEDBACK_FORM
+
+    answered_now = any(event.get("event") == "active_loop" and event.get("name") is None
+                       for event in turn_events(tracker))
+    loops = [event.get("name") for event in tracker.events if event.get("event") == "active_loop"]
+    # ..., A, B, None: B started while A was asking and has just been answered.
+    if (not answered_now or len(loops) < 3 or loops[-1] is not None or None in loops[-3:-1]
+            or FEEDBACK_FORM in loops[-3:-1]):
+        return None
+    form = loops[-3]
+    diagnosis = diagnosis_of_form(domain, form)
+    required = domain.get("forms", {}).get(form, {}).get("required_slots") or []
+    if form == loops[-2] or not any(tracker.get_slot(slot) is None for slot in required):
+        return None
+    return next((intent for intent, topic in diagnosis_of_intents(domain).items()
+                 if topic == diagnosis and form_of_intents().get(intent) == form), None)
 
 
 def answer_role(dispatcher: CollectingDispatcher, tracker: Tracker, role: str) -> list[EventType] | None:

@@ -167,6 +167,38 @@ async def test_resume_is_offered_only_when_a_guide_was_in_progress(domain_dict) 
     assert (await run(bot_actions.ActionOfferResume(), no_guide, domain_dict))[0] == []
 
 
+def loop(name: str | None) -> dict[str, Any]:
+    return {"event": "active_loop", "name": name}
+
+
+@pytest.mark.parametrize(("route", "offered"), [
+    (None, "topic:ask_cloud_support"),  # Signature or CSP still unanswered: go back to it?
+    ("csp", None),  # answered meanwhile
+])
+async def test_a_question_replaced_by_another_question_is_offered_again_after_its_answer(
+        domain_dict, route: str | None, offered: str | None) -> None:
+    events = [user("ask_cloud_support"), loop("cloud_route_form"), user("ask_entitlement"),
+              loop("entitlement_form"), user("inform"), loop(None)]
+    tracker = make_tracker({"membership": "gold", "support_kind": "on_premises", "cloud_route": route,
+                            "diagnosis": "entitlement"}, intent="inform", events=events)
+    messages, events, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    if offered:
+        assert messages[0]["response"] == "utter_offer_back_to_question"
+        assert slots["offer"] == offered
+    else:  # the feedback question, as after any answer
+        assert not messages and "offer" not in slots
+        assert any(e.get("event") == "followup" and e.get("name") == "feedback_form" for e in events)
+
+
+async def test_the_replaced_question_is_offered_only_in_the_turn_its_replacement_is_answered(
+        domain_dict) -> None:
+    events = [user("ask_cloud_support"), loop("cloud_route_form"), user("ask_entitlement"),
+              loop("entitlement_form"), user("inform"), loop(None), user("ask_tpd")]
+    tracker = make_tracker({"membership": "gold", "diagnosis": "tpd_services"}, intent="ask_tpd",
+                           events=events)
+    assert bot_actions.interrupted_question(tracker, domain_dict) is None
+
+
 async def test_thanks_in_reply_to_the_resume_offer_ends_the_guide(domain_dict) -> None:
     slots = guide_slots("link_azure", 2)
     tracker = make_tracker(slots, intent="thank", events=offered("resume_guide", "thank"))
