@@ -220,6 +220,8 @@ LINKED = [{"entity": "contract_state", "value": "linked", "start": 20, "end": 26
     ("合同还在有效期内，当初开本地产品工单的时候已经绑定过一次了，剩余事件在哪看", LINKED, "expired", None),
     # A correction word, but the same value as before.
     ("更正一下，是之前绑定过的那种", LINKED, "linked", None),
+    # "I remember now": a correction too.
+    ("啊不对，我想起来了，以前开本地工单时合同就绑定过一次", LINKED, "expired", "action_handle_answer"),
 ])
 def test_a_correction_the_form_turned_down_is_answered(policy: ReplyPolicy, domain: Domain, text: str,
                                                       entities: list[dict[str, Any]], before: str,
