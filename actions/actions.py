@@ -73,6 +73,7 @@ OUT_OF_SCOPE = "out_of_scope"  # the intent and the diagnosis
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
 PERSON_CONFIDENCE = 0.3
+PERSON_WORDS_CONFIDENCE = 0.1
 # Entities that are answers to the bot's questions.
 FACT_ENTITIES = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route",
                  "partner_role")
@@ -140,7 +141,11 @@ def wants_person(tracker: Tracker) -> bool:
         return False
     ranking = [item for item in tracker.latest_message.get("intent_ranking") or []
                if item.get("name") != "nlu_fallback"][:2]  # the fallback is no reading
-    return any(item.get("name") == HANDOFF_INTENT and item.get("confidence", 0) >= PERSON_CONFIDENCE
+    # "分からないので、詳しい方と話せますか": a person and a request to be put through in
+    # the partner's words make a weaker second reading enough.
+    asks_through = names_person and content.says(text, "person_request")
+    least = PERSON_WORDS_CONFIDENCE if asks_through else PERSON_CONFIDENCE
+    return any(item.get("name") == HANDOFF_INTENT and item.get("confidence", 0) >= least
                for item in ranking)
 
 
@@ -752,8 +757,10 @@ def second_topic(tracker: Tracker, domain: DomainDict, answered: str | None = No
         wanted = CLAUSE_TOPIC_CONFIDENCE if not weakly_own else WEAK_CLAUSE_TOPIC_CONFIDENCE
         if i != own and answerable(name) and probability >= wanted:
             return name
+    # A preamble ("顺便问一下，…", "ありがとうございます。…") asks nothing of its own.
+    asking = [row for row in rows if max(row, key=row.__getitem__) not in (*OPENERS, "thank")]
     if all(max(row, key=row.__getitem__) == top and row[str(top)] >= CLAUSE_READ_CONFIDENCE
-           for row in rows):
+           for row in asking):
         return None  # every clause was read as the message's own topic: no second question
     if top not in topics and not any(QUESTION.search(part) for part in parts):
         return None  # an answer that asks nothing more

@@ -373,6 +373,14 @@ def test_a_runner_up_without_the_words_its_intent_needs_is_no_second_question(do
     assert bot_actions.second_topic(worded, domain_dict) == "ask_remaining_incidents"
 
 
+def test_a_preamble_clause_is_no_second_question(domain_dict) -> None:
+    text = "顺便问一下，要是合同到期了，付费的支持计划有哪些？"
+    ranking = [{"name": "ask_paid_plans", "confidence": 0.77}, {"name": "ask_entitlement", "confidence": 0.08}]
+    tracker = make_tracker({"language": "zh"}, intent="ask_paid_plans", ranking=ranking, text=text,
+                           events=[user("ask_paid_plans", text)])
+    assert bot_actions.second_topic(tracker, domain_dict) is None
+
+
 async def test_a_second_count_question_with_everything_known_is_answered(domain_dict) -> None:
     text = "银牌云能力的 Azure 支持有几个事件？在 Azure 里面怎么链接？"
     ranking = [{"name": "ask_cloud_support", "confidence": 0.8},
@@ -532,6 +540,17 @@ async def test_not_knowing_and_naming_who_knows_is_no_request_for_a_person(
     else:
         _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
         assert values["membership"] == "unknown"
+
+
+@pytest.mark.parametrize(("text", "person"), [
+    ("それは私には分からないので、詳しい方と話せますか", True),  # a person and "put me through"
+    ("よく分からないです、話が難しくて", False),  # "talk", but no person
+])
+async def test_a_weak_person_reading_with_a_person_and_a_request_in_the_words_is_a_request(
+        domain_dict, text: str, person: bool) -> None:
+    ranking = [{"name": "dont_know", "confidence": 0.73}, {"name": "request_human", "confidence": 0.27}]
+    tracker = make_tracker(intent="dont_know", text=text, ranking=ranking)
+    assert bot_actions.wants_person(tracker) is person
 
 
 async def test_a_person_rejects_the_pending_question(domain_dict) -> None:
