@@ -375,7 +375,8 @@ def test_a_runner_up_without_the_words_its_intent_needs_is_no_second_question(do
 
 def test_a_preamble_clause_is_no_second_question(domain_dict) -> None:
     text = "顺便问一下，要是合同到期了，付费的支持计划有哪些？"
-    ranking = [{"name": "ask_paid_plans", "confidence": 0.77}, {"name": "ask_entitlement", "confidence": 0.08}]
+    ranking = [{"name": "ask_paid_plans", "confidence": 0.77},
+               {"name": "ask_entitlement", "confidence": 0.08}]
     tracker = make_tracker({"language": "zh"}, intent="ask_paid_plans", ranking=ranking, text=text,
                            events=[user("ask_paid_plans", text)])
     assert bot_actions.second_topic(tracker, domain_dict) is None
