@@ -438,6 +438,8 @@ class ActionGuideNext(GuideAction):
         step = latest_int_entity(tracker, "step")
         resumed: list[EventType] = []
         if step is None and pending_offer(tracker) == "resume_guide":
+            if offer_reply(tracker) == "deny":  # "先不继续了，谢谢" read as "continue"
+                return decline_offer(dispatcher, tracker, "resume_guide")
             if step_report(tracker.latest_message.get("entities") or []) != DONE:
                 return [SlotSet("offer", None), *resume_guide(dispatcher, tracker, position)]
             # "ビジネス向けサポート開きました" instead of "続けて": back in the guide, one step on.

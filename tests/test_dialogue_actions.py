@@ -87,6 +87,16 @@ async def test_an_offer_lapses_after_one_turn(domain_dict) -> None:
     assert messages[0]["response"] == "utter_menu"
 
 
+async def test_a_no_read_as_continue_declines_the_offer_to_resume(domain_dict) -> None:
+    slots = {**guide_slots("onprem_request", 1), "guide_diagnosis": "onprem_support_request",
+             "diagnosis": "paid_support_plans", "language": "zh"}
+    events = offered("resume_guide", "guide_next")
+    tracker = make_tracker(slots, intent="guide_next", text="先不继续了，谢谢", events=events)
+    messages, _, values = await run(bot_actions.ActionGuideNext(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_offer_declined"
+    assert values["offer"] is None and values["guide"] is None
+
+
 async def test_resume_offer_accepted_shows_the_same_step_with_the_guides_diagnosis(domain_dict) -> None:
     slots = {**guide_slots("switch_account", 1), "guide_diagnosis": "not_authorized",
              "diagnosis": "paid_support_plans"}
