@@ -73,6 +73,8 @@ OUT_OF_SCOPE = "out_of_scope"  # the intent and the diagnosis
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
 PERSON_CONFIDENCE = 0.3
+# A question of another topic read this surely is not taken for an answer by a cue word.
+SURE_TOPIC = 0.9
 PERSON_WORDS_CONFIDENCE = 0.1
 # Entities that are answers to the bot's questions.
 FACT_ENTITIES = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route",
@@ -1221,7 +1223,11 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         topics = diagnosis_of_intents(domain)
         previous = slot_before_this_turn(tracker, "diagnosis")
         other_topic = intent in topics and topics[intent] != previous
-        answered = self.answers_requested_slot(tracker, domain)
+        # A question of another topic ("先打断一下，TPD 这个权益是做什么的？") is no answer
+        # because a word of the options (权益) occurs in it: only an entity answers then.
+        asks_other = (other_topic and bool(QUESTION.search(tracker.latest_message.get("text") or ""))
+                      and (tracker.latest_message.get("intent") or {}).get("confidence", 0) >= SURE_TOPIC)
+        answered = self.answers_requested_slot(tracker, domain, by_cue=not asks_other)
         if other_topic and not answered:
             raise ActionExecutionRejection(self.name(), f"change of topic: {intent}")
         if intent in topics and not answered:
@@ -1251,12 +1257,12 @@ class PendingQuestionValidation(FormValidationAction, ABC):
     # requested slot → another of the form's slots whose value also answers it
     answered_through: dict[str, str] = {}
 
-    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict) -> bool:
+    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict, by_cue: bool = True) -> bool:
         requested = tracker.get_slot("requested_slot")
         candidates = tracker.slots_to_validate()
         return (candidates.get(requested) is not None
                 or candidates.get(self.answered_through.get(requested, "")) is not None
-                or cued_value(tracker, requested) is not None
+                or (by_cue and cued_value(tracker, requested) is not None)
                 or (says_dont_know(tracker) and accepts_dont_know(domain, requested)))
 
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -108,6 +108,8 @@ class Content:
         """The value a cue word of the question gives in the text; a negated cue ("クラウド系
         じゃない") gives the other value of a two-valued fact, or none."""
         folded, spans = fold_kana_with_spans(text)
+        for marker in self.cues.get("discourse", {}).get("yes", ()):
+            folded = folded.replace(marker, " " * len(marker))  # same length: spans stay aligned
         for value, words in self.cues.get(question or "", {}).items():
             found = [{"start": spans[at][0], "end": spans[at + len(word) - 1][1]}
                      for word in words for at in [folded.find(word)] if at >= 0]

@@ -116,7 +116,7 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             events.append(SlotSet("feedback", value))
         return events
 
-    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict) -> bool:
+    def answers_requested_slot(self, tracker: Tracker, domain: DomainDict, by_cue: bool = True) -> bool:
         if tracker.get_slot("requested_slot") == "feedback_comment":
             # Any text fills the comment (often one the classifier takes for out of
             # scope); another situation's question is not one, but words of a situation that
@@ -124,7 +124,7 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             text = tracker.latest_message.get("text") or ""
             return (self.topics.get(bot.latest_intent(tracker) or "", OUT_OF_SCOPE) == OUT_OF_SCOPE
                     or not (QUESTION.search(text) or REQUEST.search(text)))
-        return super().answers_requested_slot(tracker, domain)
+        return super().answers_requested_slot(tracker, domain, by_cue)
 
     topics: dict[str, str] = {}  # intent → diagnosis, from the domain (the same for all)
 

@@ -42,7 +42,8 @@ JA_NOT_AS = re.compile(
     r"^として(は)?[^、。,.!?！？\n]{0,24}?(わけ|の|ん)(では|じゃ)(ない|無い|なく|ありません|ございません)")
 # "クラウドコンピテンシーがない場合": absent, said right after the entity (not "オンプレの
 # インシデントがない", where the incidents are absent).
-JA_ABSENT = re.compile(r"^\s*(系の?|の)?(コンピテンシー)?(が|は)(ない|無い|ありません|ございません|なかった)")
+JA_ABSENT = re.compile(r"^\s*(系の?|の)?(コンピテンシー)?"
+                       r"((が|は)(ない|無い|ありません|ございません|なかった)|なし|無し)")
 # "前に同じ契約を追加した、とかではないです": the clause that ends in the entity is denied
 # (right after it only, so an entity earlier in that clause is not).
 # "期限切れになっている、ということはない" too.

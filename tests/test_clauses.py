@@ -10,6 +10,7 @@ from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, like
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("TPDとは？それから有償プランも教えて", ["TPDとは？", "それから有償プランも教えて"]),
+    ("TPD の意味と、有償プランの種類を教えて", ["TPD の意味と", "有償プランの種類を教えて"]),
     ("访问 ID 在哪？另外剩余事件怎么查", ["访问 ID 在哪？", "另外剩余事件怎么查"]),
     ("本地产品的请求怎么提交，还有剩余事件在哪里看", ["本地产品的请求怎么提交", "还有剩余事件在哪里看"]),
     # Inside a clause "还有" is "still have", "以及" is "and".

@@ -555,6 +555,7 @@ async def test_not_knowing_and_naming_who_knows_is_no_request_for_a_person(
 
 @pytest.mark.parametrize(("text", "person"), [
     ("それは私には分からないので、詳しい方と話せますか", True),  # a person and "put me through"
+    ("判断できないので、サポートの人に状況を見てもらいたいです", True),
     ("よく分からないです、話が難しくて", False),  # "talk", but no person
 ])
 async def test_a_weak_person_reading_with_a_person_and_a_request_in_the_words_is_a_request(
@@ -581,6 +582,24 @@ async def test_an_answer_read_as_a_person_request_answers_the_question(domain_di
     tracker.latest_message["text"] = "ゴールドです、担当の人と話したい"
     with pytest.raises(ActionExecutionRejection):
         await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+
+
+@pytest.mark.parametrize(("text", "confidence", "rejected"), [
+    ("先打断一下，TPD 这个权益是做什么的？", 0.99, True),  # 权益 is a Signature word, but a question
+    ("TPD 这个权益是做什么的？", 0.6, False),  # read unsurely: the option's word answers
+])
+async def test_a_sure_question_of_another_topic_is_no_answer_by_an_options_word(
+        domain_dict, text: str, confidence: float, rejected: bool) -> None:
+    tracker = form_tracker("cloud_route", "ask_tpd", {}, diagnosis="cloud_support_request")
+    tracker.active_loop = {"name": "cloud_route_form"}
+    tracker.latest_message.update(text=text, intent={"name": "ask_tpd", "confidence": confidence})
+    action = bot_actions.ValidateCloudRouteForm()
+    if rejected:
+        with pytest.raises(ActionExecutionRejection):
+            await run(action, tracker, domain_dict)
+    else:
+        _, _, values = await run(action, tracker, domain_dict)
+        assert values["cloud_route"] == "signature"
 
 
 async def test_another_topic_without_an_answer_rejects_the_question(domain_dict) -> None:
@@ -662,6 +681,7 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("has_membership", "はい、毎年更新していますよ", "yes"),
     ("dont_know", "這個我真的說不上來", "unknown"),
     ("contract_state", "前にどこかで追加した覚えは一度もありません", "expired"),
+    ("contract_state", "その前に確認させてください。IDは一回入れれば次は不要ですか", None),  # "before that"
     ("contract_state", "この契約を追加したことがないです", "expired"),
     ("contract_state", "我们以前从没把合同加到别的帐户", "expired"),
 ])

@@ -126,6 +126,8 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("其他资格？我们应该不算那种", [("competency_kind", "cloud")]),
     ("云资格我们还没有拿到", [("competency_kind", "other")]),
     ("本地产品不用激活吗", [("support_kind", "on_premises")]),  # 不用 of another verb
+    ("ゴールドでクラウドコンピテンシーなしだと何件ですか",
+     [("competency_kind", "other"), ("membership", "gold")]),
 ])
 def test_entities_with_negations(text: str, expected: list[Any]) -> None:
     assert values(text) == expected
