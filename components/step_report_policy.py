@@ -57,7 +57,10 @@ class StepReportPolicy(OneActionPolicy):
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
-        retold = (report == FAILED and not insists(message.entities)
+        # While a likely cause is being checked, a failure answers that check ("アクティブ化
+        # したのは先週なんですけど、まだIDが出ません" to "processing can take days").
+        checking_cause = tracker.get_slot("guide_cause") is not None
+        retold = (report == FAILED and not insists(message.entities) and not checking_cause
                   and not names_current_step_of(tracker, message.text or ""))
         if topic and topic == tracker.get_slot("guide_diagnosis") and retold:
             # The guide's own problem told again ("アクティブ化ボタンが押せません" in the

@@ -93,6 +93,15 @@ def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists_or_i
     assert predicted(policy, domain, state) == action
 
 
+def test_the_guides_own_problem_told_while_a_cause_is_checked_reports_on_that_cause(
+        policy: StepReportPolicy, domain: Domain) -> None:
+    # "アクティブ化したのは先週なんですけど、まだIDが出ません" to "processing takes days".
+    state = tracker(domain, "report_activation_failed", [report("failed")],
+                    after=[SlotSet("guide_diagnosis", "activation_role_required"),
+                           SlotSet("guide_cause", 1.0)])
+    assert predicted(policy, domain, state) == "action_guide_failed"
+
+
 @pytest.mark.parametrize(("text", "action"), [
     ("サポートプランを選んでも、サポート特典のリンクが出てこない", "action_guide_failed"),
     ("Azure のサポート特典をリンクできない", None),  # the problem told again: explained again
