@@ -40,8 +40,9 @@ def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = No
                  ) -> list[EventType]:
     """The events that ask for feedback now, or none: not after an offer made in this
     turn, not inside a guide or another form, at most once per situation in a session
-    (so never twice in a row)."""
-    if not diagnosis or diagnosis in NOT_RATED or tracker.active_loop.get("name"):
+    (so never twice in a row). A feedback question this answer replaced ("あと、TPDって
+    なに" instead of yes or no) is asked again, about the new answer."""
+    if not diagnosis or diagnosis in NOT_RATED or tracker.active_loop.get("name") not in (None, FORM):
         return []
     asked = tracker.get_slot("feedback_for")
     if asked and asked.split("/")[0] == diagnosis:
@@ -112,7 +113,10 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
                                     domain: DomainDict) -> list[EventType]:
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         value = REPLY_VALUES.get(bot.latest_intent(tracker) or "")
-        if tracker.get_slot("requested_slot") == "feedback" and value:
+        # The answer's own words win over the intent's reading ("よく分かりました、解決しました"
+        # read as "don't know").
+        if tracker.get_slot("requested_slot") == "feedback" and value \
+                and bot.cued_value(tracker, "feedback") is None:
             events.append(SlotSet("feedback", value))
         return events
 

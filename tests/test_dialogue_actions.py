@@ -535,6 +535,35 @@ async def test_a_comparison_with_the_answer_just_given_asks_more_about_it(
     assert values == {"diagnosis": "tpd_services", "requested_slot": "feedback"}
 
 
+@pytest.mark.parametrize(("text", "intent", "feedback"), [
+    ("よく分かりました、解決しました", "dont_know", "yes"),  # the words win over "don't know"
+    ("うーん、分かりません", "dont_know", "no"),  # not sure it is solved is not solved
+])
+async def test_the_feedback_answers_own_words_win_over_its_intent(
+        domain_dict, text: str, intent: str, feedback: str) -> None:
+    from actions.feedback import ValidateFeedbackForm
+
+    events = [slot("diagnosis", "tpd_services"), {"event": "action", "name": "action_listen"},
+              user(intent, text), {"event": "action", "name": "feedback_form"}]
+    tracker = make_tracker({"requested_slot": "feedback", "diagnosis": "tpd_services"},
+                           intent=intent, text=text, events=events)
+    tracker.active_loop = {"name": "feedback_form"}
+    _, events_out, _ = await run(ValidateFeedbackForm(), tracker, domain_dict)
+    values = [e["value"] for e in events_out if e.get("event") == "slot" and e.get("name") == "feedback"]
+    assert values and values[-1] == feedback
+
+
+def test_a_feedback_question_an_answer_replaced_is_asked_again_about_it(domain_dict) -> None:
+    from actions.feedback import ask_feedback
+
+    tracker = make_tracker({"feedback_for": "paid_support_plans", "diagnosis": "tpd_services"},
+                           intent="ask_tpd", events=[user("ask_tpd")])
+    tracker.active_loop = {"name": "feedback_form"}
+    assert any(e.get("event") == "followup" for e in ask_feedback(tracker, "tpd_services"))
+    tracker.active_loop = {"name": "entitlement_form"}  # another question waits: not now
+    assert ask_feedback(tracker, "tpd_services") == []
+
+
 @pytest.mark.parametrize(("text", "person"), [
     ("メンバーシップは総務の人が見ていて、私には分かりません", False),  # who knows
     ("分からないので担当の人に代わってください", True),
