@@ -1020,6 +1020,12 @@ class ActionOfferResume(Action):
             # んでしたっけ" while Signature or CSP was asked): offer to go back to it.
             return offer_second_topic(dispatcher, tracker, interrupted, "topic",
                                       response="utter_offer_back_to_question")
+        if position is None and not second and (waiting := waiting_question(tracker, domain)):
+            # A plain answer while the bot's own question waits ("先打断一下，TPD 是什么？"):
+            # as in a guide, the partner decides whether to go back to it.
+            return [*offer_second_topic(dispatcher, tracker, waiting, "topic",
+                                        response="utter_offer_back_to_question"),
+                    ActiveLoop(None), SlotSet("requested_slot", None)]
         if position is None:
             from actions.feedback import ask_feedback
 
@@ -1031,6 +1037,19 @@ class ActionOfferResume(Action):
                                  guide_title=guide.title[language_of(tracker)],
                                  step=position.step + 1)
         return [*second, offer("resume_guide")]
+
+
+def waiting_question(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The topic intent of the bot's question (an active form, not the feedback question)
+    that this message left unanswered for a plain answer of another topic."""
+    from actions.feedback import FORM as FEEDBACK_FORM
+
+    form = tracker.active_loop.get("name")
+    if not form or form == FEEDBACK_FORM:
+        return None
+    diagnosis = diagnosis_of_form(domain, form)
+    return next((intent for intent, topic in diagnosis_of_intents(domain).items()
+                 if topic == diagnosis and form_of_intents().get(intent) == form), None)
 
 
 def interrupted_question(tracker: Tracker, domain: DomainDict) -> str | None:
@@ -1140,6 +1159,10 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         # the guide resumes as the typed "next" does, not one step on.
         return ActionGuideNext().act(dispatcher, tracker, load_content().guides[position.guide], position)
     if pending and intent in ("affirm", "dont_know"):
+        return accept_offer(dispatcher, tracker, domain, pending)
+    if pending and pending.startswith("topic:") and intent == "inform":
+        # "ゴールドです" to the offer to go back to the membership question: back, with it
+        # (the form takes the message's answer when it starts).
         return accept_offer(dispatcher, tracker, domain, pending)
     if pending and intent == "deny":
         return decline_offer(dispatcher, tracker, pending)

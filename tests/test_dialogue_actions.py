@@ -200,6 +200,28 @@ async def test_a_question_replaced_by_another_question_is_offered_again_after_it
         assert any(e.get("event") == "followup" and e.get("name") == "feedback_form" for e in events)
 
 
+async def test_a_plain_answer_while_a_question_waits_offers_to_go_back_to_it(domain_dict) -> None:
+    events = [user("ask_cloud_support"), loop("cloud_route_form"), user("ask_tpd")]
+    tracker = make_tracker({"diagnosis": "tpd_services", "requested_slot": "cloud_route"},
+                           intent="ask_tpd", events=events)
+    tracker.active_loop = {"name": "cloud_route_form"}
+    messages, events_out, slots = await run(bot_actions.ActionOfferResume(), tracker, domain_dict)
+    assert messages[0]["response"] == "utter_offer_back_to_question"
+    assert slots["offer"] == "topic:ask_cloud_support" and slots["requested_slot"] is None
+    # the question waits no more
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events_out
+
+
+async def test_an_answer_to_the_offer_to_go_back_goes_back_with_it(domain_dict) -> None:
+    events = [slot("offer", "topic:ask_entitlement"), user("inform")]
+    tracker = make_tracker({"offer": "topic:ask_entitlement", "diagnosis": "paid_support_plans"},
+                           intent="inform", entities=[{"entity": "membership", "value": "gold"}],
+                           events=events)
+    _, events_out, slots = await run(bot_actions.ActionHandleAnswer(), tracker, domain_dict)
+    assert slots["diagnosis"] == "entitlement" and slots["offer"] is None
+    assert events_out[-1]["event"] == "followup" and events_out[-1]["name"] == "entitlement_form"
+
+
 async def test_the_replaced_question_is_offered_only_in_the_turn_its_replacement_is_answered(
         domain_dict) -> None:
     events = [user("ask_cloud_support"), loop("cloud_route_form"), user("ask_entitlement"),
