@@ -57,9 +57,11 @@ class StepReportPolicy(OneActionPolicy):
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
-        # While a likely cause is being checked, a failure answers that check ("アクティブ化
-        # したのは先週なんですけど、まだIDが出ません" to "processing can take days").
-        checking_cause = tracker.get_slot("guide_cause") is not None
+        # Once a likely cause was ruled out, a failure answers the next one being checked
+        # ("アクティブ化したのは先週なんですけど、まだIDが出ません" to "processing can take
+        # days"); at the first cause the problem told again is explained again (maybe in
+        # the language just asked for).
+        checking_cause = (tracker.get_slot("guide_cause") or 0) >= 1
         retold = (report == FAILED and not insists(message.entities) and not checking_cause
                   and not names_current_step_of(tracker, message.text or ""))
         if topic and topic == tracker.get_slot("guide_diagnosis") and retold:

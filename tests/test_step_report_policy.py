@@ -93,13 +93,16 @@ def test_the_guides_own_problem_told_again_is_a_report_only_when_it_insists_or_i
     assert predicted(policy, domain, state) == action
 
 
-def test_the_guides_own_problem_told_while_a_cause_is_checked_reports_on_that_cause(
-        policy: StepReportPolicy, domain: Domain) -> None:
-    # "アクティブ化したのは先週なんですけど、まだIDが出ません" to "processing takes days".
+@pytest.mark.parametrize(("cause", "action"), [
+    (1.0, "action_guide_failed"),  # "アクティブ化したのは先週…まだIDが出ません" to "it takes days"
+    (0.0, None),  # at the first cause: the problem told again is explained again
+])
+def test_the_guides_own_problem_told_after_a_cause_was_ruled_out_reports_on_the_next(
+        policy: StepReportPolicy, domain: Domain, cause: float, action: str | None) -> None:
     state = tracker(domain, "report_activation_failed", [report("failed")],
                     after=[SlotSet("guide_diagnosis", "activation_role_required"),
-                           SlotSet("guide_cause", 1.0)])
-    assert predicted(policy, domain, state) == "action_guide_failed"
+                           SlotSet("guide_cause", cause)])
+    assert predicted(policy, domain, state) == action
 
 
 @pytest.mark.parametrize(("text", "action"), [
