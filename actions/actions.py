@@ -1047,9 +1047,7 @@ def waiting_question(tracker: Tracker, domain: DomainDict) -> str | None:
     form = tracker.active_loop.get("name")
     if not form or form == FEEDBACK_FORM:
         return None
-    diagnosis = diagnosis_of_form(domain, form)
-    return next((intent for intent, topic in diagnosis_of_intents(domain).items()
-                 if topic == diagnosis and form_of_intents().get(intent) == form), None)
+    return topic_of_form(domain, form)
 
 
 def interrupted_question(tracker: Tracker, domain: DomainDict) -> str | None:
@@ -1065,10 +1063,15 @@ def interrupted_question(tracker: Tracker, domain: DomainDict) -> str | None:
             or FEEDBACK_FORM in loops[-3:-1]):
         return None
     form = loops[-3]
-    diagnosis = diagnosis_of_form(domain, form)
     required = domain.get("forms", {}).get(form, {}).get("required_slots") or []
     if form == loops[-2] or not any(tracker.get_slot(slot) is None for slot in required):
         return None
+    return topic_of_form(domain, form)
+
+
+def topic_of_form(domain: DomainDict, form: str) -> str | None:
+    """The topic intent whose rule starts the form (offered as "topic:<intent>")."""
+    diagnosis = diagnosis_of_form(domain, form)
     return next((intent for intent, topic in diagnosis_of_intents(domain).items()
                  if topic == diagnosis and form_of_intents().get(intent) == form), None)
 
