@@ -1015,17 +1015,17 @@ class ActionOfferResume(Action):
         offered = any(event.get("name") == "offer" for event in second)
         if offered or set_this_turn(tracker, "guide"):
             return second
-        if position is None and not second and (interrupted := interrupted_question(tracker, domain)):
-            # This answer's question replaced one still unanswered ("途中ですが、何件使える
-            # んでしたっけ" while Signature or CSP was asked): offer to go back to it.
-            return offer_second_topic(dispatcher, tracker, interrupted, "topic",
-                                      response="utter_offer_back_to_question")
-        if position is None and not second and (waiting := waiting_question(tracker, domain)):
-            # A plain answer while the bot's own question waits ("先打断一下，TPD 是什么？"):
-            # as in a guide, the partner decides whether to go back to it.
-            return [*offer_second_topic(dispatcher, tracker, waiting, "topic",
-                                        response="utter_offer_back_to_question"),
-                    ActiveLoop(None), SlotSet("requested_slot", None)]
+        # The question to go back to: one this answer's question replaced while unanswered
+        # ("途中ですが、何件使えるんでしたっけ" while Signature or CSP was asked), or the
+        # bot's own question left waiting for a plain answer ("先打断一下，TPD 是什么？").
+        # As in a guide, the partner decides whether to go back; a waiting one waits no more.
+        back = None if position or second else (interrupted_question(tracker, domain)
+                                                 or waiting_question(tracker, domain))
+        if back:
+            waiting = bool(tracker.active_loop.get("name"))
+            waits = [ActiveLoop(None), SlotSet("requested_slot", None)] if waiting else []
+            return [*offer_second_topic(dispatcher, tracker, back, "topic",
+                                        response="utter_offer_back_to_question"), *waits]
         if position is None:
             from actions.feedback import ask_feedback
 
