@@ -50,6 +50,13 @@ from actions.content import (
 from actions.guide import Move, Outcome, Position, furthest_named_step, step_done, step_failed
 from actions.handoff import handoff_reply
 from components.negation import BOTH_VALUES
+from components.reply_intents import (
+    GUIDE_REPLIES,
+    MENU_INTENT,
+    OFFER_REPLIES,
+    OFFER_REPLY_CONFIDENCE,
+    REPLY_INTENTS,
+)
 from components.step_reports import DONE, step_report
 from components.support_kinds import REQUEST_INTENTS, other_request_intent
 
@@ -61,15 +68,14 @@ DEFAULT_LANGUAGE = "ja"
 KNOWN_FACT_SLOTS = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route")
 CLARIFY_BUTTONS = 3
 # Intents that open a conversation without naming a situation: unsure, they get the menu.
-OPENERS = ("ask_menu", "greet")
-GUIDE_REPLIES = ("guide_next", "guide_failed", "affirm", "deny")
-# An unsure message right after an offer still answers it if yes/no ranks this high.
-OFFER_REPLY_CONFIDENCE = 0.2
+OPENERS = (MENU_INTENT, "greet")
 # Slots never carried into a new session.
 SESSION_LOCAL_SLOTS = {"requested_slot", "session_started_metadata", "offer", "feedback",
                        "feedback_comment", "feedback_for"}
 HANDOFF_INTENT = "request_human"
 OUT_OF_SCOPE = "out_of_scope"  # the intent and the diagnosis
+# The form that asks whether the answer helped (actions/feedback.py).
+FEEDBACK_FORM = "feedback_form"
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
 PERSON_CONFIDENCE = 0.3
@@ -986,7 +992,7 @@ def thanked(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDi
     pending = pending_offer(tracker)
     events = withdraw_offer(pending) if pending else []
     asked = question_after_thanks(tracker.latest_message.get("text") or "", domain)
-    if asked == "ask_menu":
+    if asked == MENU_INTENT:
         return [*events, *show_menu(dispatcher, tracker)]
     if asked and (started := start_topic(dispatcher, tracker, domain, asked)) is not None:
         return [*events, *started]
@@ -995,7 +1001,7 @@ def thanked(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDi
 
 def question_after_thanks(text: str, domain: DomainDict) -> str | None:
     """The vague opener or topic that a clause after the thanks reads as, surely enough."""
-    asks = {"ask_menu", *diagnosis_of_intents(domain)}
+    asks = {MENU_INTENT, *diagnosis_of_intents(domain)}
     return next((intent for intent, probability in clause_intents(text)[1:]
                  if intent in asks and probability >= SECOND_OPINION_CONFIDENCE), None)
 
@@ -1042,8 +1048,6 @@ class ActionOfferResume(Action):
 def waiting_question(tracker: Tracker, domain: DomainDict) -> str | None:
     """The topic intent of the bot's question (an active form, not the feedback question)
     that this message left unanswered for a plain answer of another topic."""
-    from actions.feedback import FORM as FEEDBACK_FORM
-
     form = tracker.active_loop.get("name")
     if not form or form == FEEDBACK_FORM:
         return None
@@ -1053,8 +1057,6 @@ def waiting_question(tracker: Tracker, domain: DomainDict) -> str | None:
 def interrupted_question(tracker: Tracker, domain: DomainDict) -> str | None:
     """The topic intent of the question (form) that the question answered this turn
     replaced while it was unanswered, if it is still unanswered (offered once)."""
-    from actions.feedback import FORM as FEEDBACK_FORM
-
     answered_now = any(event.get("event") == "active_loop" and event.get("name") is None
                        for event in turn_events(tracker))
     loops = [event.get("name") for event in tracker.events if event.get("event") == "active_loop"]
@@ -1149,8 +1151,8 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         situation = diagnosis_of_form(domain, late)
         return [SlotSet("offer", None), *position_events(None), SlotSet("diagnosis", situation),
                 FollowupAction(late)]
-    if pending and intent in ("guide_next", "guide_failed", "goodbye", "inform", "nlu_fallback",
-                              "ask_menu") \
+    if pending and intent in (*GUIDE_REPLIES, "goodbye", "inform", "nlu_fallback",
+                              MENU_INTENT) \
             and (reply := offer_reply(tracker)):
         # "好，那接着说剩余事件的" to the offer of those steps (components/reply_policy.py):
         # a reply to the offer, not a report on the guide's step; "いえ、続きはまた今度に
@@ -1181,7 +1183,7 @@ def handle_answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Do
         return ended
     position = position_of(tracker)
     report = step_report(tracker.latest_message.get("entities") or [])
-    if position and (report or intent in ("affirm", "deny", "dont_know", "guide_next", "guide_failed")):
+    if position and (report or intent in REPLY_INTENTS):
         # The words of a report decide ("はい、でもまだ表示されません" did not work);
         # "分からない" to "did that work?" is treated as not working: the likely causes
         # are what helps the partner find out.
@@ -1508,7 +1510,6 @@ def recent_intents(tracker: Tracker, count: int) -> list[str | None]:
 # Where Rasa's classifier is unsure, the clause classifier's reading of the whole message
 # is followed when it is this sure (it reads kana-only and misspelt messages differently).
 SECOND_OPINION_CONFIDENCE = 0.6
-REPLY_INTENTS = ("affirm", "deny", "dont_know", "guide_next", "guide_failed")
 
 
 def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -1526,7 +1527,7 @@ def follow_second_opinion(dispatcher: CollectingDispatcher, tracker: Tracker,
         return handoff(dispatcher, tracker)
     if intent in REPLY_INTENTS and (pending_offer(tracker) or position_of(tracker)):
         return handle_answer(dispatcher, tracker, domain, intent)
-    if intent == "ask_menu":
+    if intent == MENU_INTENT:
         return show_menu(dispatcher, tracker)
     if intent == "thank":
         dispatcher.utter_message(response="utter_you_are_welcome")
@@ -1613,7 +1614,7 @@ class ActionClarify(Action):
             return followed
         likeliest = next((item["name"] for item in tracker.latest_message.get("intent_ranking") or []
                           if item.get("name") != "nlu_fallback"), None)
-        if position_of(tracker) and likeliest in GUIDE_REPLIES:
+        if position_of(tracker) and likeliest in (*GUIDE_REPLIES, *OFFER_REPLIES):
             # "技術関連の特典のページ、出ました" in the middle of a guide: a reply to the step.
             return handle_answer(dispatcher, tracker, domain, likeliest)
         if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):

@@ -24,15 +24,15 @@ from actions import actions as bot
 from actions.clauses import QUESTION
 from actions.guide import Position, step_failed
 from components.redaction import mask_ids
+from components.reply_intents import REPLY_INTENTS
 
-FORM = "feedback_form"
+FORM = bot.FEEDBACK_FORM
 # Situations after which there is nothing to rate.
 OUT_OF_SCOPE = bot.OUT_OF_SCOPE
 NOT_RATED = {OUT_OF_SCOPE, "human_handoff"}
-# The intents that answer it: yes/no (the slot's mappings in domain.yml), "できました" /
-# "うまくいきません" right after a guide's last step, and "分からない": not sure it is
-# solved is not solved, so the partner gets the next useful step.
-ANSWER_INTENTS = {"affirm", "deny", "guide_next", "guide_failed", "dont_know"}
+# The intents that answer it are the REPLY_INTENTS: yes/no (the slot's mappings in
+# domain.yml), "できました" / "うまくいきません" right after a guide's last step, and
+# "分からない": not sure it is solved is not solved, so the partner gets the next useful step.
 REPLY_VALUES = {"guide_next": "yes", "guide_failed": "no", "dont_know": "no"}
 
 
@@ -104,7 +104,7 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             bot.explain_topic(dispatcher, compared)
             return [SlotSet("diagnosis", bot.slot_before_this_turn(tracker, "diagnosis")),
                     SlotSet("requested_slot", requested)]
-        if requested == "feedback" and bot.latest_intent(tracker) not in ANSWER_INTENTS \
+        if requested == "feedback" and bot.latest_intent(tracker) not in REPLY_INTENTS \
                 and bot.cued_value(tracker, requested) is None:
             raise ActionExecutionRejection(self.name(), "not an answer to the feedback question")
         return await super().run(dispatcher, tracker, domain)

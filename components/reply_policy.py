@@ -34,14 +34,12 @@ from rasa.shared.nlu.constants import INTENT_RANKING_KEY
 
 from actions.content import UNKNOWN, load_content
 from components.one_action_policy import OneActionPolicy, topics
+from components.reply_intents import GUIDE_REPLIES, MENU_INTENT, OFFER_REPLIES, OFFER_REPLY_CONFIDENCE
 
-GUIDE_REPLIES = ("guide_next", "guide_failed")
 KEPT_INTENTS = ("request_human", *GUIDE_REPLIES, "guide_show_all")
-OFFER_REPLIES = ("affirm", "deny")
 # Below this the classifier is unsure of a topic read in a reply to an offer...
 OFFER_TOPIC_CONFIDENCE = 0.9
-# ...and yes or no ranked this high makes the message the reply (actions.OFFER_REPLY_CONFIDENCE).
-OFFER_REPLY_CONFIDENCE = 0.2
+# ...and yes or no ranked OFFER_REPLY_CONFIDENCE makes the message the reply.
 # A topic ranked second this high is named too (message_topics).
 RUNNER_UP_TOPIC_CONFIDENCE = 0.3
 
@@ -158,7 +156,7 @@ def is_unsure_offer_reply(tracker: DialogueStateTracker, domain: Domain) -> bool
     intent = message.intent.get("name")
     # "嗯，想了解一下" to an offer reads, unsurely, as a vague opener ("I'd like to know"):
     # in reply to an offer it takes the offer, like a topic read unsurely.
-    if ((intent not in topics(domain) and intent != "ask_menu") or intent in OFFER_REPLIES
+    if ((intent not in topics(domain) and intent != MENU_INTENT) or intent in OFFER_REPLIES
             or message.intent.get("confidence", 1.0) >= OFFER_TOPIC_CONFIDENCE):
         return False
     ranking = message.parse_data.get(INTENT_RANKING_KEY) or []

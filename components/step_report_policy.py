@@ -25,13 +25,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from actions.content import load_content
 from actions.guide import Position, names_current_step
 from components.one_action_policy import OneActionPolicy, topics
+from components.reply_intents import REPLY_INTENTS
 from components.reply_policy import is_late_answer
 from components.step_reports import DONE, FAILED, insists, step_report
 
 ACTION_OF_REPORT = {FAILED: "action_guide_failed", DONE: "action_guide_next"}
 # Intents whose own rules already read the message as a reply or must win.
-KEPT_INTENTS = ("request_human", "guide_next", "guide_failed", "guide_show_all",
-                "affirm", "deny", "dont_know", "inform")
+KEPT_INTENTS = ("request_human", "guide_show_all", "inform", *REPLY_INTENTS)
 
 
 @DefaultV1Recipe.register(
