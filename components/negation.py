@@ -35,8 +35,14 @@ JA_NEGATION_AFTER = re.compile(
     r"(ない|ません|なかった)"
     # 追加した覚えは一度もない, 追加したことがない
     r"|た?(覚え|記憶|こと)(は|が|も)?(一度も|いちども|全然|まったく|全く)?(ない|無い|ありません|ございません)"
-    # クラウド系のコンピテンシーは持っていないです / は取ってないです / のほうは契約していない
-    r"|(は|を|も)?(持っ|もっ|取っ|とっ|取得し|保有し|契約し|加入し|購入し|使っ|利用し)てい?(ない|ません|なかった))")
+    # クラウド系のコンピテンシーは持っていないです / は取ってないです / のほうは契約していない /
+    # 取れてなくて (could not get)
+    r"|(は|を|も)?(持っ|もっ|取っ|とっ|取れ|とれ|取得し|取得でき|保有し|契約し|加入し|購入し|使っ|利用し)"
+    r"てい?(ない|なく|ません|なかった))")
+# "期限は切れてるんじゃないかと", "ゴールドではないでしょうか": a guess that it *is* (not
+# "じゃないかも", which may not be).
+JA_PRESUMPTIVE = re.compile(
+    r"^[^、。,.!?！？\n]{0,12}?(では|じゃ)(ない|無い)(ん|の)?(です|でしょう|でしょ|だろう)?か(?!も)")
 # "CSPとしてお客様の代わりに出すわけではありません": what is done "as X" is denied, so X is.
 JA_NOT_AS = re.compile(
     r"^として(は)?[^、。,.!?！？\n]{0,24}?(わけ|の|ん)(では|じゃ)(ない|無い|なく|ありません|ございません)")
@@ -89,6 +95,8 @@ def is_negated(text: str, entity: dict[str, Any], others: list[dict[str, Any]]) 
     after_limit = min([o["start"] for o in others if o["start"] >= end] + [len(text)])
     before_limit = max([o["end"] for o in others if o["end"] <= start] + [0])
     after, before = text[end:after_limit], text[before_limit:start]
+    if JA_PRESUMPTIVE.match(after):
+        return False
     return bool(JA_NEGATION_AFTER.match(after) or ZH_NEGATION_AFTER.match(after)
                 or JA_ABSENT.match(after) or JA_DENIED_CLAUSE.match(after) or JA_NOT_AS.match(after)
                 or ZH_NEGATED_LATER.match(after) or ZH_ECHO_DENIED.match(after)

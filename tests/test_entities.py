@@ -115,6 +115,7 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("Cloud Productivity とセキュリティは取っていないです", [("competency_kind", "other")] * 2),
     ("セキュリティとかは持ってますが、Cloud Platform はないです", [("competency_kind", "cloud")]),
     ("オンプレでもクラウドでもない", []),  # both denied: nothing is known
+    ("Cloud Platformもセキュリティもまだ取れてなくて", [("competency_kind", "other")] * 2),
     # Negations further from the entity
     ("期限切れになっている、ということはないと思います", [("contract_state", "linked")]),
     ("CSPとしてお客様の代わりに申請するわけではないです", [("cloud_route", "signature")]),
@@ -126,6 +127,10 @@ def test_fold_folds_width_case_kana_and_half_width_sound_marks() -> None:
     ("其他资格？我们应该不算那种", [("competency_kind", "cloud")]),
     ("云资格我们还没有拿到", [("competency_kind", "other")]),
     ("本地产品不用激活吗", [("support_kind", "on_premises")]),  # 不用 of another verb
+    # A guess that it is, not a negation; "かも" (may not be) still negates.
+    ("たぶん期限切れじゃないかと思います", [("contract_state", "expired")]),
+    ("うちはゴールドではないでしょうか", [("membership", "gold")]),
+    ("オンプレじゃないかもしれません", [("support_kind", "cloud")]),
     ("ゴールドでクラウドコンピテンシーなしだと何件ですか",
      [("competency_kind", "other"), ("membership", "gold")]),
 ])
