@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rasa_sdk import Action, ActionExecutionRejection, FormValidationAction, Tracker
@@ -32,6 +32,7 @@ from actions.clauses import (
     clause_probabilities,
     clauses,
     compares_with_the_answer,
+    condition_spans,
     lacks_needed_words,
     likeliest_intent,
 )
@@ -1617,9 +1618,14 @@ class ActionClarify(Action):
         if position_of(tracker) and likeliest in (*GUIDE_REPLIES, *OFFER_REPLIES):
             # "技術関連の特典のページ、出ました" in the middle of a guide: a reply to the step.
             return handle_answer(dispatcher, tracker, domain, likeliest)
-        if any(latest_entity(tracker, entity) for entity in FACT_ENTITIES):
+        facts = fact_entities(tracker)
+        if facts and not all(map(in_condition(tracker), facts)):
             # An unsure "ちがう、ごーるどだった" still names the fact it answers.
             return handle_answer(dispatcher, tracker, domain, "inform")
+        if facts and likeliest and (started := start_topic(dispatcher, tracker, domain, likeliest)):
+            # "如果这些都用完了，还有什么付费的办法？": the facts are a hypothesis, and the
+            # question asked under it is the likeliest reading.
+            return started
         same = same_topic_follow_up(tracker, domain)
         if same:
             # "毎回入れないといけないんですか" right after the IDs answer: a follow-up on the
@@ -1652,6 +1658,17 @@ class ActionClarify(Action):
                         "payload": payload("deny")})
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return []
+
+
+def fact_entities(tracker: Tracker) -> list[dict[str, Any]]:
+    return [entity for entity in tracker.latest_message.get("entities") or []
+            if entity.get("entity") in FACT_ENTITIES and entity.get("value")]
+
+
+def in_condition(tracker: Tracker) -> Callable[[dict[str, Any]], bool]:
+    """Whether an entity lies in a condition that a later clause asks under."""
+    spans = condition_spans(tracker.latest_message.get("text") or "")
+    return lambda entity: any(start <= entity.get("start", -1) < end for start, end in spans)
 
 
 def request_of_known_kind(tracker: Tracker) -> str | None:

@@ -139,13 +139,17 @@ SOURCE = re.compile(r"(?:(看到|看见|见到)(的|了|过)?|で(見|みかけ|
 # だったら？"): the message is only other values for the question just answered, between an
 # opener and an elliptic ending. Values are masked as VALUE before matching.
 VALUE = "\0"
-_OPENER = (r"(?:じゃあ|じゃ|では|それでは|それなら|なら|ちなみに|もしも?"
+# An acknowledgement may come first ("わかりました。オンプレの製品はどうですか").
+_ACK = (r"(?:(?:わかりました|分かりました|了解です|了解しました|なるほど|ありがとうございます|"
+        r"好的|明白了|知道了|了解了|谢谢)[。、,，.!！\s]*)?")
+_OPENER = (rf"{_ACK}(?:じゃあ|じゃ|では|それでは|それなら|なら|ちなみに|もしも?"
            r"|那么?|那|如果是?|要是|假如是?|换成|改成)?[、,，\s]*")
-_VALUES = rf"(?:{VALUE}(?:支持|サポート)?[の・和跟与或的\s]*)+"
+_VALUES = rf"(?:{VALUE}(?:の?(?:製品|サポート)|的?(?:产品|支持))?[の・和跟与或的\s]*)+"
 _CONDITION = r"(?:の場合|だったら|だと|なら|では|の方|のほう|的话|的情况)(?:は|って)?\s*"
 _ASK = (r"(?:どう(?:です|でしょう|なります|ですか|でしょうか)?か?|いかが(?:です|でしょう)か|は|って|"
         r"怎么样|如何|呢|又是多少|是多少|有几个|有多少)")
-ELLIPTIC_FOLLOW_UP = re.compile(rf"{_OPENER}{_VALUES}(?:{_CONDITION}{_ASK}?|{_ASK})[？?。!！\s]*")
+ELLIPTIC_FOLLOW_UP = re.compile(
+    rf"{_OPENER}{_VALUES}(?:{_CONDITION}{_ASK}?|(?:は|って)?{_ASK})[？?。!！\s]*")
 
 
 def is_elliptic_follow_up(text: str, value_spans: list[tuple[int, int]]) -> bool:
@@ -164,6 +168,19 @@ def is_elliptic_follow_up(text: str, value_spans: list[tuple[int, int]]) -> bool
 # 場合は？") asks what the clause after it asks.
 CONDITION = re.compile(r"^(?:如果|要是|假如|万一|倘若|若是)"
                        r"|(?:的话|たら|なら|場合(?:は|って|には)?|ときは|時は)[？?、,，。]*$")
+
+
+def condition_spans(text: str) -> list[tuple[int, int]]:
+    """Where the conditions are that a later clause asks under ("如果这些都用完了" in
+    "如果这些都用完了，还有什么付费的办法？"): (start, end) of each condition clause."""
+    parts = clauses(text)
+    spans, at = [], 0
+    for i, part in enumerate(parts):
+        start = text.find(part, at)
+        at = start + len(part)
+        if i < len(parts) - 1 and CONDITION.search(part):
+            spans.append((start, at))
+    return spans
 
 
 def names_no_topic(clause: str) -> bool:

@@ -93,12 +93,15 @@ def spans_of(text: str, *values: str) -> list[tuple[int, int]]:
     ("那云呢？", ["云"], True),
     ("如果是银牌的话呢", ["银牌"], True),
     ("那金牌的云支持呢", ["金牌", "云"], True),
+    ("わかりました。オンプレの製品はどうですか", ["オンプレ"], True),
+    ("好的，那本地产品呢", ["本地"], True),
     # A question of its own about the value, or the value alone.
     ("シルバーだと何件使えますか", ["シルバー"], False),
     ("クラウドの場合のリクエストの出し方は？", ["クラウド"], False),
     ("云支持怎么申请呢", ["云"], False),
     ("クラウド", ["クラウド"], False),
     ("それはどうですか", [], False),
+    ("わかりました。オンプレの製品のリクエストはどう出しますか", ["オンプレ"], False),
 ])
 def test_a_what_about_asks_only_about_other_values(text: str, values: list[str], elliptic: bool) -> None:
     assert is_elliptic_follow_up(text, spans_of(text, *values)) is elliptic

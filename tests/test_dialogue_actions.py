@@ -465,6 +465,26 @@ async def test_an_unsure_message_follows_a_confident_second_opinion(domain_dict,
     assert messages[0]["response"] == response
 
 
+@pytest.mark.parametrize(("text", "start", "response"), [
+    # The fact is a hypothesis the question is asked under: the question is answered.
+    ("如果这些都用完了，还有什么付费的办法？", 2, "utter_paid_support_plans"),
+    # The fact is the partner's own: the access-ID question takes it.
+    ("这些都用完了，还有什么付费的办法？", 2, None),
+])
+async def test_an_unsure_question_asked_under_a_condition_is_no_answer_of_its_facts(
+        domain_dict, text: str, start: int, response: str | None) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45},
+               {"name": "ask_paid_plans", "confidence": 0.44}]
+    entities = [{"entity": "contract_state", "value": "expired", "start": start + 2, "end": start + 4}]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, text=text, entities=entities,
+                           events=[user("nlu_fallback", text)])
+    messages, events, _ = await run(bot_actions.ActionClarify(), tracker, domain_dict)
+    if response:
+        assert messages[0]["response"] == response
+    else:
+        assert any(event.get("event") == "followup" for event in events)
+
+
 async def test_an_unsure_follow_up_on_the_topic_just_answered_answers_it_again(domain_dict) -> None:
     text = "毎回これを入れないとだめ？"
     ranking = [{"name": "nlu_fallback", "confidence": 0.45},
@@ -735,6 +755,7 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("contract_state", "その前に確認させてください。IDは一回入れれば次は不要ですか", None),  # "before that"
     ("contract_state", "この契約を追加したことがないです", "expired"),
     ("contract_state", "我们以前从没把合同加到别的帐户", "expired"),
+    ("contract_state", "古い契約なので、多分もう期限は切れてるんじゃないかと", "expired"),  # a guess
 ])
 async def test_a_cue_word_of_the_question_counts_with_its_negation(
         domain_dict, question: str, text: str, expected: str) -> None:
