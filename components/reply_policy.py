@@ -35,6 +35,7 @@ from rasa.shared.nlu.constants import INTENT_RANKING_KEY
 from actions.content import UNKNOWN, load_content
 from components.one_action_policy import OneActionPolicy, topics
 from components.reply_intents import GUIDE_REPLIES, MENU_INTENT, OFFER_REPLIES, OFFER_REPLY_CONFIDENCE
+from components.step_reports import step_report
 
 KEPT_INTENTS = ("request_human", *GUIDE_REPLIES, "guide_show_all")
 # Below this the classifier is unsure of a topic read in a reply to an offer...
@@ -86,11 +87,12 @@ def is_late_answer(tracker: DialogueStateTracker, domain: Domain) -> bool:
     asked = form_slots(domain)
     unknown = {slot for slot in asked if before.get(slot) == UNKNOWN}
     worded = None  # a report on the steps to find it out ("見てみたら、契約の期限がもう切れていました")
-    if tracker.latest_message.intent.get("name") in topics(domain):
-        # Words that read as a topic answer only the question answered "don't know" just now.
+    message = tracker.latest_message
+    if message.intent.get("name") in topics(domain) and step_report(message.entities) is None:
+        # Words that read as a topic answer only the question answered "don't know" just
+        # now; in a report on a step ("我打开看了，那个合同跑到不可用的那一栏里了") they answer.
         worded = {event.key for event in previous_turn(tracker)
                   if isinstance(event, SlotSet) and event.key in asked and event.value == UNKNOWN}
-    message = tracker.latest_message
     return bool(load_content().late_answers(message.text or "", message.entities, unknown, worded))
 
 

@@ -288,6 +288,12 @@ def test_a_report_that_gives_an_unknown_answer_is_the_late_answer(policy: ReplyP
 
     late = state("見てみたら、契約の期限がもう切れていました")
     assert predicted(policy, domain, late) == "action_handle_answer"
+    # Read as a topic of its own, a report on the step still answers in the options' words.
+    text = "我打开看了，那个合同跑到不可用的那一栏里了"
+    as_topic = DialogueStateTracker.from_events("s", [*list(late.events)[:-1], UserUttered(
+        text, intent={"name": "ask_remaining_incidents", "confidence": 0.79},
+        entities=[{"entity": "step_report", "value": "done"}])], slots=domain.slots)
+    assert predicted(policy, domain, as_topic) == "action_handle_answer"
     assert predicted(policy, domain, state("開けました")) is None
 
 
