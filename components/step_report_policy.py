@@ -52,7 +52,11 @@ class StepReportPolicy(OneActionPolicy):
         # "アクティブ化押したけど何も出ない" reads as "done" to the classifier; its words say
         # the step failed, and a failure wins (components/step_reports.py).
         failed_done = intent == "guide_next" and report == FAILED
-        if report is None or (intent in KEPT_INTENTS and not failed_done):
+        # "はい、やったら今度はエラー出なくなりました" reads as "failed" (エラー) to it; a yes
+        # that opens words of a step done, with none of failure, says it worked.
+        done_failed = (intent == "guide_failed" and report == DONE
+                       and load_content().opening_cue(message.text or "", "offer") == "yes")
+        if report is None or (intent in KEPT_INTENTS and not failed_done and not done_failed):
             return None
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's

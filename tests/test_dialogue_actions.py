@@ -756,6 +756,7 @@ async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict)
     ("contract_state", "この契約を追加したことがないです", "expired"),
     ("contract_state", "我们以前从没把合同加到别的帐户", "expired"),
     ("contract_state", "古い契約なので、多分もう期限は切れてるんじゃないかと", "expired"),  # a guess
+    ("feedback", "うーん、正直なところ解決はしてないですね", "no"),
 ])
 async def test_a_cue_word_of_the_question_counts_with_its_negation(
         domain_dict, question: str, text: str, expected: str) -> None:

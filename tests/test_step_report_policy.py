@@ -119,6 +119,20 @@ def test_the_guides_own_problem_naming_the_current_steps_label_is_a_report_on_it
     assert predicted(policy, domain, state) == action
 
 
+@pytest.mark.parametrize(("text", "action"), [
+    ("はい、言われたとおりにしたら、エラーが出なくなりました", "action_guide_next"),
+    ("言われたとおりにしたら、エラーが出た", None),  # no yes: the classifier's "failed" stands
+])
+def test_a_yes_with_words_of_a_step_done_is_done_whatever_the_classifier_read(
+        policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "switch_account"),
+                           SlotSet("guide_step", 0.0), SlotSet("guide_cause", 0.0),
+                           UserUttered(text, intent={"name": "guide_failed", "confidence": 0.74},
+                                       entities=[report("done")])]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == action
+
+
 def test_a_failure_in_the_same_message_wins_over_a_success() -> None:
     assert step_report([report("done"), report("still")]) == "failed"
     assert step_report([report("done"), report("failed")]) == "failed"
