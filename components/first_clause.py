@@ -10,6 +10,12 @@ the actions, trained here on the NLU data Rasa trains on) and the first clause c
 asks a topic while a later clause asks another one (or only gives facts), the first
 clause's topic leads. A first clause the classifier does not rank at all
 ("こんにちは。TPDって何ですか？": greet 0.0) changes nothing.
+
+A request for a person wins over everything, also when a clause of a longer message
+makes it ("云那边是几个？顺便帮我联系一下人工客服"): a clause read as that request, with a word
+for a person, one for being put through and one of asking (actions/content/cues.yml),
+leads the message. The words keep out clauses that tell of a talk ("担当者と話したら、
+期限切れだと言われました").
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
 from actions.clauses import CONDITION, MAIN_QUESTION, clause_probabilities, clauses, fit_clause_classifier
+from actions.content import load_content
 from components.one_action_policy import topics
 
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
 # A later clause that only gives facts ("ちなみにうちはゴールドです").
 FACTS_INTENT = "inform"
+PERSON_INTENT = "request_human"
 
 
 def topic_intents(domain: Path = DOMAIN) -> list[str]:
@@ -50,6 +58,7 @@ class FirstClauseTopic(GraphComponent):
         return {
             "first_clause_confidence": 0.6,  # the first clause clearly asks its topic
             "later_clause_confidence": 0.45,  # a later clause asks the top intent
+            "person_clause_confidence": 0.6,  # a clause asks for a person
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -104,12 +113,24 @@ class FirstClauseTopic(GraphComponent):
         # read as a third topic, the remaining incidents).
         return (first, confidence) if later - {first} else None
 
+    def person_clause(self, text: str, top: str) -> tuple[str, float] | None:
+        """The request for a person that a clause of the message makes, and its confidence."""
+        rows = clause_probabilities(text, self.classifier) if self.classifier else []
+        if top == PERSON_INTENT or not rows:
+            return None
+        content = load_content()
+        asked = [row[PERSON_INTENT] for part, row in zip(clauses(text), rows, strict=True)
+                 if row.get(PERSON_INTENT, 0.0) >= self._config["person_clause_confidence"]
+                 and all(content.says(part, words) for words in ("person", "person_request", "asking"))]
+        return (PERSON_INTENT, max(asked)) if asked else None
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             ranking = message.get(INTENT_RANKING_KEY) or []
             if not ranking:
                 continue
-            leading = self.first_topic(message.get(TEXT) or "", ranking[0]["name"])
+            text, top_name = message.get(TEXT) or "", ranking[0]["name"]
+            leading = self.person_clause(text, top_name) or self.first_topic(text, top_name)
             if leading is None:
                 continue
             name, confidence = leading

@@ -76,3 +76,19 @@ def test_a_topic_followed_by_facts_is_that_topic(component: FirstClauseTopic) ->
 def test_other_messages_keep_the_classifiers_reading(component: FirstClauseTopic, text: str,
                                                      ranking: list[tuple[str, float]]) -> None:
     assert [name for name, _ in read(component, text, ranking)] == [name for name, _ in ranking[:2]]
+
+
+@pytest.mark.parametrize(("text", "ranking", "leads"), [
+    ("云那边是几个？顺便帮我联系一下人工客服，合同续约的事想当面问",
+     [("ask_entitlement", 1.0), ("request_human", 0.0)], "request_human"),
+    ("ゴールドです。あと、担当の方とも話したいです", [("inform", 0.95), ("request_human", 0.03)],
+     "request_human"),
+    # A clause that tells of a talk asks for nobody.
+    ("期限切れでした。担当者と話したら、そう言われました",
+     [("report_access_id_associated", 0.9), ("request_human", 0.05)], "report_access_id_associated"),
+])
+def test_a_clause_asking_for_a_person_leads_the_message(component: FirstClauseTopic, text: str,
+                                                        ranking: list[tuple[str, float]],
+                                                        leads: str) -> None:
+    top, _ = read(component, text, ranking)
+    assert top[0] == leads
