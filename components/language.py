@@ -160,10 +160,29 @@ HIRAGANA = range(0x3041, 0x3097)
 KATAKANA_OFFSET = 0x60
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=8192)
+def _simplified_char(char: str) -> str:
+    """A traditional character's simplified form (點 → 点, 帳 → 帐), one for one."""
+    converted = str(_t2s().convert(char))
+    return converted if len(converted) == 1 else char
+
+
 def fold_kana_char(char: str) -> str:
+    """Width, case, hiragana → katakana, and traditional → simplified Chinese: a partner may
+    type "點開了" for the "点开了" of a lookup. Both sides of every match are folded alike,
+    so a Japanese kanji that has a simplified form (開 → 开) still matches itself."""
     folded = fold_width_char(char).lower()
     if len(folded) == 1 and ord(folded) in HIRAGANA:
         return chr(ord(folded) + KATAKANA_OFFSET)
+    if len(folded) == 1 and "\u4e00" <= folded <= "\u9fff":
+        return _simplified_char(folded)
     return folded
 
 
