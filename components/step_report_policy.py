@@ -22,6 +22,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from actions.clauses import QUESTION
 from actions.content import load_content
 from actions.guide import Position, names_current_step
 from components.one_action_policy import OneActionPolicy, topics
@@ -56,8 +57,14 @@ class StepReportPolicy(OneActionPolicy):
         # that opens words of a step done, with none of failure, says it worked.
         done_failed = (intent == "guide_failed" and report == DONE
                        and load_content().opening_cue(message.text or "", "offer") == "yes")
-        if report is None or (intent in KEPT_INTENTS and not failed_done and not done_failed):
+        # "图标点开看了，当前是我个人的微软账号" (个人 is no person) read as a request for one:
+        # without words of being put through, the report on the step is what it says.
+        person_misread = (intent == "request_human"
+                          and not load_content().says(message.text or "", "person_request"))
+        if report is None or (intent in KEPT_INTENTS and not (failed_done or done_failed or person_misread)):
             return None
+        if asks_another_topic(tracker, domain, report):
+            return None  # "TPDというのも特典ページにありましたが、あれは何でしょう": its rule answers
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
@@ -80,6 +87,21 @@ class StepReportPolicy(OneActionPolicy):
         if tracker.latest_action_name == ACTION_LISTEN_NAME and in_guide:
             return ACTION_OF_REPORT[report]
         return None
+
+
+# A topic read this surely, with a question, is asked, whatever step-done words it has.
+SURE_TOPIC_CONFIDENCE = 0.9
+
+
+def asks_another_topic(tracker: DialogueStateTracker, domain: Domain, report: str) -> bool:
+    """A question of another topic that only mentions seeing something ("特典ページに
+    ありましたが"): no report on the step. A failure asked as a question ("なぜ表示されない
+    んですか") stays a report."""
+    message = tracker.latest_message
+    topic = topics(domain).get(str(message.intent.get("name")))
+    return (report == DONE and topic is not None and topic != tracker.get_slot("guide_diagnosis")
+            and message.intent.get("confidence", 0.0) >= SURE_TOPIC_CONFIDENCE
+            and QUESTION.search(message.text or "") is not None)
 
 
 def names_current_step_of(tracker: DialogueStateTracker, text: str) -> bool:

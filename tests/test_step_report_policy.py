@@ -67,7 +67,6 @@ def test_a_report_in_a_guide_continues_the_guide(policy: StepReportPolicy, domai
 @pytest.mark.parametrize(("intent", "entities", "in_guide", "after"), [
     ("report_access_id_associated", [], True, []),  # no report: the topic's rule answers
     ("report_access_id_associated", [report("failed")], False, []),  # no guide in progress
-    ("request_human", [report("failed")], True, []),  # a person wins
     ("deny", [report("failed")], True, []),  # bare answers: action_handle_answer reads them
     ("guide_next", [report("done")], True, []),  # the guide's own intent keeps its rule
     ("report_access_id_associated", [report("failed")], True,
@@ -128,6 +127,36 @@ def test_a_yes_with_words_of_a_step_done_is_done_whatever_the_classifier_read(
     events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "switch_account"),
                            SlotSet("guide_step", 0.0), SlotSet("guide_cause", 0.0),
                            UserUttered(text, intent={"name": "guide_failed", "confidence": 0.74},
+                                       entities=[report("done")])]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == action
+
+
+@pytest.mark.parametrize(("text", "action"), [
+    ("右上角那个图标点开看了，当前是我个人的微软账号", "action_guide_next"),
+    ("图标点开了，还是帮我转人工吧", None),  # a person wins: the hand-off rule answers
+])
+def test_a_report_read_as_a_request_for_a_person_without_its_words_is_the_report(
+        policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "switch_account"),
+                           SlotSet("guide_step", 0.0),
+                           UserUttered(text, intent={"name": "request_human", "confidence": 0.81},
+                                       entities=[report("done")])]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) == action
+
+
+@pytest.mark.parametrize(("text", "confidence", "action"), [
+    ("もう一つ、TPDというのも特典ページにありましたが、あれは何でしょう", 0.99, None),
+    ("TPDのページにありました", 0.99, "action_guide_next"),  # no question: a report
+    ("TPDというのもありましたが、あれは何でしょう", 0.6, "action_guide_next"),  # an unsure topic
+])
+def test_a_sure_question_of_another_topic_is_no_report_on_the_step(
+        policy: StepReportPolicy, domain: Domain, text: str, confidence: float,
+        action: str | None) -> None:
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "onprem_request"),
+                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "onprem_support_request"),
+                           UserUttered(text, intent={"name": "ask_tpd", "confidence": confidence},
                                        entities=[report("done")])]
     state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
     assert predicted(policy, domain, state) == action
