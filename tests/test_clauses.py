@@ -28,6 +28,10 @@ from actions.clauses import clause_intents, clauses, is_elliptic_follow_up, like
     ("售前部署服务和 Premier 各自是什么", ["售前部署服务和", "Premier 各自是什么"]),
     ("シルバーで何件使えるのかと、アクセスIDの場所も知りたい",
      ["シルバーで何件使えるのかと", "アクセスIDの場所も知りたい"]),
+    ("使えるインシデント数を知りたいのと、TPDが何なのかも教えてほしいです",
+     ["使えるインシデント数を知りたいのと", "TPDが何なのかも教えてほしいです"]),
+    ("TPD と Premier Support for Partners、それぞれどういうものか教えてください",
+     ["TPD と", "Premier Support for Partners、それぞれどういうものか教えてください"]),
     ("リクエストを出したいんですが、残り件数の見方も教えてください",
      ["リクエストを出したいんですが", "残り件数の見方も教えてください"]),
     ("エラーが出るんですが、どうすればいいですか", ["エラーが出るんですが、どうすればいいですか"]),
@@ -95,6 +99,7 @@ def spans_of(text: str, *values: str) -> list[tuple[int, int]]:
     ("那金牌的云支持呢", ["金牌", "云"], True),
     ("わかりました。オンプレの製品はどうですか", ["オンプレ"], True),
     ("好的，那本地产品呢", ["本地"], True),
+    ("如果换成本地产品呢？", ["本地"], True),
     # A question of its own about the value, or the value alone.
     ("シルバーだと何件使えますか", ["シルバー"], False),
     ("クラウドの場合のリクエストの出し方は？", ["クラウド"], False),
