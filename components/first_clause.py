@@ -113,10 +113,11 @@ class FirstClauseTopic(GraphComponent):
         # read as a third topic, the remaining incidents).
         return (first, confidence) if later - {first} else None
 
-    def person_clause(self, text: str, top: str) -> tuple[str, float] | None:
-        """The request for a person that a clause of the message makes, and its confidence."""
+    def person_clause(self, text: str) -> tuple[str, float] | None:
+        """The request for a person that a clause of the message makes, and its confidence
+        (also when it is the top intent already: the first clause does not then lead)."""
         rows = clause_probabilities(text, self.classifier) if self.classifier else []
-        if top == PERSON_INTENT or not rows:
+        if not rows:
             return None
         content = load_content()
         asked = [row[PERSON_INTENT] for part, row in zip(clauses(text), rows, strict=True)
@@ -130,7 +131,7 @@ class FirstClauseTopic(GraphComponent):
             if not ranking:
                 continue
             text, top_name = message.get(TEXT) or "", ranking[0]["name"]
-            leading = self.person_clause(text, top_name) or self.first_topic(text, top_name)
+            leading = self.person_clause(text) or self.first_topic(text, top_name)
             if leading is None:
                 continue
             name, confidence = leading

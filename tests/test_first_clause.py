@@ -83,6 +83,9 @@ def test_other_messages_keep_the_classifiers_reading(component: FirstClauseTopic
      [("ask_entitlement", 1.0), ("request_human", 0.0)], "request_human"),
     ("ゴールドです。あと、担当の方とも話したいです", [("inform", 0.95), ("request_human", 0.03)],
      "request_human"),
+    # Read as the request already: the first clause's topic does not take its place.
+    ("有償プランについて教えてください。それから人につないでほしい",
+     [("request_human", 0.99), ("ask_paid_plans", 0.01)], "request_human"),
     # A clause that tells of a talk asks for nobody.
     ("期限切れでした。担当者と話したら、そう言われました",
      [("report_access_id_associated", 0.9), ("request_human", 0.05)], "report_access_id_associated"),
