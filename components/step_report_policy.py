@@ -64,7 +64,7 @@ class StepReportPolicy(OneActionPolicy):
         if report is None or (intent in KEPT_INTENTS and not (failed_done or done_failed or person_misread)):
             return None
         if asks_another_topic(tracker, domain, report):
-            return None  # "TPDというのも特典ページにありましたが、あれは何でしょう": its rule answers
+            return None  # "TPDというのも…ありましたが、あれは何でしょう": its rule answers
         if is_late_answer(tracker, domain):
             return None  # "查了一下，合同已经过期了" in the steps to find out: ReplyPolicy's
         topic = topics(domain).get(str(intent))
@@ -93,15 +93,21 @@ class StepReportPolicy(OneActionPolicy):
 SURE_TOPIC_CONFIDENCE = 0.9
 
 
+# The intents that tell of an error message of its own situation (domain.yml: report_*).
+ERROR_REPORT_PREFIX = "report_"
+
+
 def asks_another_topic(tracker: DialogueStateTracker, domain: Domain, report: str) -> bool:
     """A question of another topic that only mentions seeing something ("特典ページに
-    ありましたが"): no report on the step. A failure asked as a question ("なぜ表示されない
-    んですか") stays a report."""
+    ありましたが…何でしょう"), or another situation's error seen at the step ("既に関連付け
+    られています、と出ました"): no report on the step but that topic. A failure ("なぜ表示
+    されないんですか") stays a report."""
     message = tracker.latest_message
-    topic = topics(domain).get(str(message.intent.get("name")))
+    intent = str(message.intent.get("name"))
+    topic = topics(domain).get(intent)
+    tells = intent.startswith(ERROR_REPORT_PREFIX) or QUESTION.search(message.text or "") is not None
     return (report == DONE and topic is not None and topic != tracker.get_slot("guide_diagnosis")
-            and message.intent.get("confidence", 0.0) >= SURE_TOPIC_CONFIDENCE
-            and QUESTION.search(message.text or "") is not None)
+            and message.intent.get("confidence", 0.0) >= SURE_TOPIC_CONFIDENCE and tells)
 
 
 def names_current_step_of(tracker: DialogueStateTracker, text: str) -> bool:

@@ -135,6 +135,7 @@ def test_a_yes_with_words_of_a_step_done_is_done_whatever_the_classifier_read(
 @pytest.mark.parametrize(("text", "action"), [
     ("右上角那个图标点开看了，当前是我个人的微软账号", "action_guide_next"),
     ("图标点开了，还是帮我转人工吧", None),  # a person wins: the hand-off rule answers
+    ("全然解決しないんだけど。人間出して", None),
 ])
 def test_a_report_read_as_a_request_for_a_person_without_its_words_is_the_report(
         policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
@@ -160,6 +161,17 @@ def test_a_sure_question_of_another_topic_is_no_report_on_the_step(
                                        entities=[report("done")])]
     state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
     assert predicted(policy, domain, state) == action
+
+
+def test_another_situations_error_seen_at_the_step_is_that_situation(
+        policy: StepReportPolicy, domain: Domain) -> None:
+    text = "リンクのところで、そのアクセスIDは既にアカウントに関連付けられています、と出ました"
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "link_azure"),
+                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "cloud_support_request"),
+                           UserUttered(text, entities=[report("done")],
+                                       intent={"name": "report_access_id_associated", "confidence": 0.99})]
+    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    assert predicted(policy, domain, state) is None
 
 
 def test_a_failure_in_the_same_message_wins_over_a_success() -> None:
