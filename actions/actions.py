@@ -26,6 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.clauses import (
+    ASKS_IF_IT_IS_THE_CAUSE,
     QUESTION,
     clause_classifier,
     clause_intents,
@@ -1254,7 +1255,9 @@ class PendingQuestionValidation(FormValidationAction, ABC):
         other_topic = intent in topics and topics[intent] != previous
         # A question of another topic ("先打断一下，TPD 这个权益是做什么的？") is no answer
         # because a word of the options (权益) occurs in it: only an entity answers then.
-        asks_other = (other_topic and bool(QUESTION.search(tracker.latest_message.get("text") or ""))
+        # "是不是因为这个？" asks whether the partner's own words are the answer: they are.
+        text = tracker.latest_message.get("text") or ""
+        asks_other = (other_topic and bool(QUESTION.search(text)) and not ASKS_IF_IT_IS_THE_CAUSE.search(text)
                       and (tracker.latest_message.get("intent") or {}).get("confidence", 0) >= SURE_TOPIC)
         answered = self.answers_requested_slot(tracker, domain, by_cue=not asks_other)
         if other_topic and not answered:

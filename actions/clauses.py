@@ -115,6 +115,13 @@ BACK_REFERENCE = re.compile(r"^(?:じゃあ|では|で、|那么?|那)?[、,，\
                             r"(?:それ|これ|そちら|こちら|その|この|它|这个|這個|那个|那個|这|這)")
 
 
+# A question whether what the partner tells is the cause the bot asks about ("…给本地产品
+# 加过这份合同，是不是因为这个？", "前にオンプレで追加しました。それが原因ですか"): an answer.
+ASKS_IF_IT_IS_THE_CAUSE = re.compile(
+    r"因为这个|因為這個|这个原因|這個原因|跟这个有关|和这个有关|跟這個有關|和這個有關|"
+    r"そのせい|このせい|それが原因|これが原因|そのためです|関係あります|関係してます|関係しています")
+
+
 def compares_with_the_answer(text: str) -> bool:
     """"それってサポートインシデントとどう違うの？", "这个和支持事件有什么区别？": the message
     compares what was just answered with something else."""

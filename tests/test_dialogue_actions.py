@@ -673,6 +673,17 @@ async def test_a_sure_question_of_another_topic_is_no_answer_by_an_options_word(
         assert values["cloud_route"] == "signature"
 
 
+async def test_a_question_whether_the_partners_words_are_the_cause_answers_the_question(
+        domain_dict) -> None:
+    text = "我们之前在企业支持那边给本地产品加过这份合同，是不是因为这个？"
+    tracker = form_tracker("contract_state", "ask_onprem_request", {},
+                           diagnosis="access_id_already_associated")
+    tracker.active_loop = {"name": "access_id_form"}
+    tracker.latest_message.update(text=text, intent={"name": "ask_onprem_request", "confidence": 0.95})
+    _, _, values = await run(bot_actions.ValidateAccessIdForm(), tracker, domain_dict)
+    assert values["contract_state"] == "linked"
+
+
 async def test_another_topic_without_an_answer_rejects_the_question(domain_dict) -> None:
     tracker = form_tracker("membership", "ask_paid_plans", {})
     with pytest.raises(ActionExecutionRejection):
