@@ -431,6 +431,7 @@ class GuideAction(Action, ABC):
         # first, so that only the move's own events change it.
         previous = slot_before_this_turn(tracker, "diagnosis")
         kept = [SlotSet("diagnosis", previous)] if tracker.get_slot("diagnosis") != previous else []
+        tracker.slots["diagnosis"] = previous  # what the move reads (a hand-off's "from")
         return [*kept, *self.act(dispatcher, tracker, load_content().guides[position.guide], position)]
 
     @abstractmethod

@@ -501,3 +501,19 @@ def test_the_action_server_registers_exactly_the_domains_custom_actions(domain: 
     executor.register_package("actions")
     custom = {name for name in domain.user_actions if not name.startswith("utter_")}
     assert set(executor.actions) == custom
+
+
+async def test_a_typed_failure_read_as_another_topic_hands_off_from_the_guides_situation(
+        domain_dict) -> None:
+    """"MPNのアカウントで入ってます。それでもダメです" read as the IDs question at the last
+    cause: the intent's mapping rewrote `diagnosis`, the hand-off is from the guide's."""
+    slots = {"guide": "switch_account", "guide_step": 0.0, "guide_cause": 0.0,
+             "guide_diagnosis": "not_authorized", "diagnosis": "access_contract_ids"}
+    events = [{"event": "slot", "name": "diagnosis", "value": "not_authorized"},
+              {"event": "user", "text": "それでもダメです",
+               "parse_data": {"intent": {"name": "ask_access_contract_ids"}}},
+              {"event": "slot", "name": "diagnosis", "value": "access_contract_ids"}]
+    tracker = make_tracker(slots, intent="ask_access_contract_ids", text="それでもダメです", events=events,
+                           entities=[{"entity": "step_report", "value": "still"}])
+    _, _, new_slots = await run(bot_actions.ActionGuideFailed(), tracker, domain_dict)
+    assert new_slots["diagnosis"] == "human_handoff" and new_slots["handoff_from"] == "not_authorized"
