@@ -1335,8 +1335,10 @@ class PendingQuestionValidation(FormValidationAction, ABC):
 def names_on_premises(tracker: Tracker) -> bool:
     """On-premises products are a support kind, never a competency: naming them to the
     competency question changes the support kind asked about ("クラウドじゃなくてオンプレの
-    話でした"), while "クラウド系じゃない" only describes the competency."""
-    return names_value(tracker, "support_kind", "on_premises")
+    話でした", "クラウドじゃなくて Windows Server の話でした": a product's own name is a
+    cue word), while "クラウド系じゃない" only describes the competency."""
+    return (names_value(tracker, "support_kind", "on_premises")
+            or cued_value(tracker, "support_kind") == "on_premises")
 
 
 def entitlement_questions(tracker: Tracker) -> list[str]:

@@ -36,6 +36,11 @@ NOT_RATED = {OUT_OF_SCOPE, "human_handoff"}
 REPLY_VALUES = {"guide_next": "yes", "guide_failed": "no", "dont_know": "no"}
 
 
+def unsure(tracker: Tracker) -> bool:
+    """"不知道算不算解决" (read as another topic): not sure it is solved, asking nothing."""
+    return bot.says_dont_know(tracker) and not QUESTION.search(tracker.latest_message.get("text") or "")
+
+
 def ask_feedback(tracker: Tracker, diagnosis: str | None, guide: str | None = None,
                  ) -> list[EventType]:
     """The events that ask for feedback now, or none: not after an offer made in this
@@ -105,14 +110,14 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             return [SlotSet("diagnosis", bot.slot_before_this_turn(tracker, "diagnosis")),
                     SlotSet("requested_slot", requested)]
         if requested == "feedback" and bot.latest_intent(tracker) not in REPLY_INTENTS \
-                and bot.cued_value(tracker, requested) is None:
+                and bot.cued_value(tracker, requested) is None and not unsure(tracker):
             raise ActionExecutionRejection(self.name(), "not an answer to the feedback question")
         return await super().run(dispatcher, tracker, domain)
 
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:
         events = await super().get_extraction_events(dispatcher, tracker, domain)
-        value = REPLY_VALUES.get(bot.latest_intent(tracker) or "")
+        value = REPLY_VALUES.get(bot.latest_intent(tracker) or "") or ("no" if unsure(tracker) else None)
         # The answer's own words win over the intent's reading ("よく分かりました、解決しました"
         # read as "don't know").
         if tracker.get_slot("requested_slot") == "feedback" and value \
@@ -128,6 +133,8 @@ class ValidateFeedbackForm(bot.PendingQuestionValidation):
             text = tracker.latest_message.get("text") or ""
             return (self.topics.get(bot.latest_intent(tracker) or "", OUT_OF_SCOPE) == OUT_OF_SCOPE
                     or not (QUESTION.search(text) or REQUEST.search(text)))
+        if tracker.get_slot("requested_slot") == "feedback" and unsure(tracker):
+            return True
         return super().answers_requested_slot(tracker, domain, by_cue)
 
     topics: dict[str, str] = {}  # intent → diagnosis, from the domain (the same for all)

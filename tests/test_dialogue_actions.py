@@ -555,6 +555,7 @@ def form_tracker(requested: str, intent: str, candidates: dict[str, Any],
 
 @pytest.mark.parametrize(("text", "compared"), [
     ("那它跟支持事件有啥不一样？", True),
+    ("那它跟支持事件是一回事吗？", True),
     ("それってサポートインシデントとどう違うの？", True),
     ("有償サポートについて教えて", False),  # a change of topic, compared with nothing
 ])
@@ -580,6 +581,7 @@ async def test_a_comparison_with_the_answer_just_given_asks_more_about_it(
 @pytest.mark.parametrize(("text", "intent", "feedback"), [
     ("よく分かりました、解決しました", "dont_know", "yes"),  # the words win over "don't know"
     ("うーん、分かりません", "dont_know", "no"),  # not sure it is solved is not solved
+    ("不知道算不算解决", "ask_entitlement", "no"),  # unsure, read as another topic
 ])
 async def test_the_feedback_answers_own_words_win_over_its_intent(
         domain_dict, text: str, intent: str, feedback: str) -> None:
@@ -733,6 +735,19 @@ async def test_unsure_whether_the_competency_counts_as_cloud_is_dont_know(domain
     tracker.latest_message["entities"] = [{"entity": "support_kind", "value": "cloud"}]
     _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
     assert values["competency_kind"] == "unknown" and values["support_kind"] == "cloud"
+
+
+async def test_an_on_premises_product_named_to_the_competency_question_changes_the_kind(
+        domain_dict) -> None:
+    # "クラウドじゃなくて" alone would describe the competency; Windows Server is a product.
+    tracker = form_tracker("competency_kind", "inform", {"support_kind": "on_premises"})
+    tracker.events.insert(0, slot("support_kind", "cloud"))
+    tracker.slots["membership"] = "silver"
+    tracker.latest_message["text"] = "あ、クラウドじゃなくて Windows Server の話でした"
+    tracker.latest_message["entities"] = [{"entity": "support_kind", "value": "on_premises",
+                                           "negated": True}]
+    _, _, values = await run(bot_actions.ValidateEntitlementForm(), tracker, domain_dict)
+    assert values["support_kind"] == "on_premises"
 
 
 async def test_not_cloud_to_the_competency_question_with_a_cue_word(domain_dict) -> None:
