@@ -109,7 +109,8 @@ QUESTION = re.compile(r"[？?]|[かの]$|ですか|ますか|教えて|知りた
 
 # A clause that compares ("跟支持事件有什么区别？", "インシデントとの違いは？") asks more
 # about the clause before it, whatever the words it compares with.
-COMPARISON = re.compile(r"区别|區別|区分|不同|不一样|不一樣|差别|差异|一回事|一样吗|一樣嗎|違い|違う|違います|比べ|同じもの")
+COMPARISON = re.compile(r"区别|區別|区分|不同|不一样|不一樣|差别|差异|一回事|一样吗|一樣嗎|"
+                        r"違い|違う|違います|比べ|同じもの")
 # A message that opens by pointing back at what was just said ("それって…", "这个和…").
 BACK_REFERENCE = re.compile(r"^(?:じゃあ|では|で、|那么?|那)?[、,，\s]*"
                             r"(?:それ|これ|そちら|こちら|その|この|它|这个|這個|那个|那個|这|這)")
