@@ -430,8 +430,10 @@ class GuideAction(Action, ABC):
         # components/step_report_policy.py) had its mapping rewrite `diagnosis`: undo it
         # first, so that only the move's own events change it.
         previous = slot_before_this_turn(tracker, "diagnosis")
-        kept = [SlotSet("diagnosis", previous)] if tracker.get_slot("diagnosis") != previous else []
-        tracker.slots["diagnosis"] = previous  # what the move reads (a hand-off's "from")
+        kept: list[EventType] = []
+        if set_this_turn(tracker, "diagnosis") and tracker.get_slot("diagnosis") != previous:
+            kept = [SlotSet("diagnosis", previous)]
+            tracker.slots["diagnosis"] = previous  # what the move reads (a hand-off's "from")
         return [*kept, *self.act(dispatcher, tracker, load_content().guides[position.guide], position)]
 
     @abstractmethod
