@@ -12,7 +12,8 @@ clause's topic leads. A first clause the classifier does not rank at all
 ("こんにちは。TPDって何ですか？": greet 0.0) changes nothing.
 
 A request for a person wins over everything, also when a clause of a longer message
-makes it ("云那边是几个？顺便帮我联系一下人工客服"): a clause read as that request, with a word
+makes it ("云那边是几个？顺便帮我联系一下人工客服") or a topic is its reason ("新しいプランに
+ついて、できれば営業の方と直接話したい"): a clause read as that request, with a word
 for a person, one for being put through and one of asking (actions/content/cues.yml),
 leads the message. The words keep out clauses that tell of a talk ("担当者と話したら、
 期限切れだと言われました").
@@ -116,11 +117,16 @@ class FirstClauseTopic(GraphComponent):
     def person_clause(self, text: str) -> tuple[str, float] | None:
         """The request for a person that a clause of the message makes, and its confidence
         (also when it is the top intent already: the first clause does not then lead)."""
-        rows = clause_probabilities(text, self.classifier) if self.classifier else []
-        if not rows:
+        if self.classifier is None:
             return None
+        parts = clauses(text)
+        rows = clause_probabilities(text, self.classifier)
+        if not rows:  # one clause: the message read alone
+            parts = [text]
+            rows = [dict(zip(map(str, self.classifier.classes_),
+                             map(float, self.classifier.predict_proba([text])[0]), strict=True))]
         content = load_content()
-        asked = [row[PERSON_INTENT] for part, row in zip(clauses(text), rows, strict=True)
+        asked = [row.get(PERSON_INTENT, 0.0) for part, row in zip(parts, rows, strict=True)
                  if row.get(PERSON_INTENT, 0.0) >= self._config["person_clause_confidence"]
                  and all(content.says(part, words) for words in ("person", "person_request", "asking"))]
         return (PERSON_INTENT, max(asked)) if asked else None

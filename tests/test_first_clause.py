@@ -86,6 +86,11 @@ def test_other_messages_keep_the_classifiers_reading(component: FirstClauseTopic
     # Read as the request already: the first clause's topic does not take its place.
     ("有償プランについて教えてください。それから人につないでほしい",
      [("request_human", 0.99), ("ask_paid_plans", 0.01)], "request_human"),
+    # One clause: a topic that is the reason for the request.
+    ("有償プランの件で、できれば営業の方と直接お話ししたいのですが",
+     [("ask_paid_plans", 0.9), ("request_human", 0.1)], "request_human"),
+    ("担当者と話したら、期限切れだと言われました",
+     [("report_access_id_associated", 0.9), ("request_human", 0.05)], "report_access_id_associated"),
     # A clause that tells of a talk asks for nobody.
     ("期限切れでした。担当者と話したら、そう言われました",
      [("report_access_id_associated", 0.9), ("request_human", 0.05)], "report_access_id_associated"),
