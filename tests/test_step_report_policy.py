@@ -43,6 +43,18 @@ def tracker(domain: Domain, intent: str, entities: list[dict[str, Any]], in_guid
     return DialogueStateTracker.from_events("s", events, slots=domain.slots)
 
 
+def guide_state(domain: Domain, guide: str, step: float, text: str, intent: str, confidence: float,
+                value: str, **slots: float | str) -> DialogueStateTracker:
+    """A typed message (with a step report of `value`) at `step` of `guide`; `slots` adds
+    guide_diagnosis, guide_cause…"""
+    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", guide),
+                           SlotSet("guide_step", step),
+                           *(SlotSet(name, slot_value) for name, slot_value in slots.items()),
+                           UserUttered(text, intent={"name": intent, "confidence": confidence},
+                                       entities=[report(value)])]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
 def predicted(policy: StepReportPolicy, domain: Domain, state: DialogueStateTracker) -> str | None:
     probabilities = policy.predict_action_probabilities(state, domain).probabilities
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
@@ -110,11 +122,8 @@ def test_the_guides_own_problem_told_after_a_cause_was_ruled_out_reports_on_the_
 ])
 def test_the_guides_own_problem_naming_the_current_steps_label_is_a_report_on_it(
         policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
-    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "link_azure"),
-                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "cloud_support_request"),
-                           UserUttered(text, intent={"name": "ask_cloud_support", "confidence": 0.7},
-                                       entities=[report("failed")])]
-    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    state = guide_state(domain, "link_azure", 1.0, text, "ask_cloud_support", 0.7, "failed",
+                        guide_diagnosis="cloud_support_request")
     assert predicted(policy, domain, state) == action
 
 
@@ -124,11 +133,8 @@ def test_the_guides_own_problem_naming_the_current_steps_label_is_a_report_on_it
 ])
 def test_a_yes_with_words_of_a_step_done_is_done_whatever_the_classifier_read(
         policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
-    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "switch_account"),
-                           SlotSet("guide_step", 0.0), SlotSet("guide_cause", 0.0),
-                           UserUttered(text, intent={"name": "guide_failed", "confidence": 0.74},
-                                       entities=[report("done")])]
-    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    state = guide_state(domain, "switch_account", 0.0, text, "guide_failed", 0.74, "done",
+                        guide_cause=0.0)
     assert predicted(policy, domain, state) == action
 
 
@@ -139,11 +145,7 @@ def test_a_yes_with_words_of_a_step_done_is_done_whatever_the_classifier_read(
 ])
 def test_a_report_read_as_a_request_for_a_person_without_its_words_is_the_report(
         policy: StepReportPolicy, domain: Domain, text: str, action: str | None) -> None:
-    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "switch_account"),
-                           SlotSet("guide_step", 0.0),
-                           UserUttered(text, intent={"name": "request_human", "confidence": 0.81},
-                                       entities=[report("done")])]
-    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    state = guide_state(domain, "switch_account", 0.0, text, "request_human", 0.81, "done")
     assert predicted(policy, domain, state) == action
 
 
@@ -155,22 +157,16 @@ def test_a_report_read_as_a_request_for_a_person_without_its_words_is_the_report
 def test_a_sure_question_of_another_topic_is_no_report_on_the_step(
         policy: StepReportPolicy, domain: Domain, text: str, confidence: float,
         action: str | None) -> None:
-    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "onprem_request"),
-                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "onprem_support_request"),
-                           UserUttered(text, intent={"name": "ask_tpd", "confidence": confidence},
-                                       entities=[report("done")])]
-    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    state = guide_state(domain, "onprem_request", 1.0, text, "ask_tpd", confidence, "done",
+                        guide_diagnosis="onprem_support_request")
     assert predicted(policy, domain, state) == action
 
 
 def test_another_situations_error_seen_at_the_step_is_that_situation(
         policy: StepReportPolicy, domain: Domain) -> None:
     text = "リンクのところで、そのアクセスIDは既にアカウントに関連付けられています、と出ました"
-    events: list[Event] = [ActionExecuted("action_listen"), SlotSet("guide", "link_azure"),
-                           SlotSet("guide_step", 1.0), SlotSet("guide_diagnosis", "cloud_support_request"),
-                           UserUttered(text, entities=[report("done")],
-                                       intent={"name": "report_access_id_associated", "confidence": 0.99})]
-    state = DialogueStateTracker.from_events("s", events, slots=domain.slots)
+    state = guide_state(domain, "link_azure", 1.0, text, "report_access_id_associated", 0.99, "done",
+                        guide_diagnosis="cloud_support_request")
     assert predicted(policy, domain, state) is None
 
 
