@@ -58,6 +58,7 @@ from components.reply_intents import (
     OFFER_REPLIES,
     OFFER_REPLY_CONFIDENCE,
     REPLY_INTENTS,
+    SURE_TOPIC,
 )
 from components.step_reports import DONE, step_report
 from components.support_kinds import REQUEST_INTENTS, other_request_intent
@@ -81,8 +82,6 @@ FEEDBACK_FORM = "feedback_form"
 # A request for a person wins even when the classifier ranks it only second this high
 # ("分からないので詳しい方と話せますか" is also a don't-know).
 PERSON_CONFIDENCE = 0.3
-# A question of another topic read this surely is not taken for an answer by a cue word.
-SURE_TOPIC = 0.9
 PERSON_WORDS_CONFIDENCE = 0.1
 # Entities that are answers to the bot's questions.
 FACT_ENTITIES = ("membership", "support_kind", "competency_kind", "contract_state", "cloud_route",

@@ -14,3 +14,6 @@ GUIDE_REPLIES = ("guide_next", "guide_failed")
 REPLY_INTENTS = (*OFFER_REPLIES, "dont_know", *GUIDE_REPLIES)
 # An unsure message right after an offer still answers it if yes or no ranks this high.
 OFFER_REPLY_CONFIDENCE = 0.2
+# A question of another topic read this surely is that topic: not an answer by a cue word
+# to the pending question (actions), not a report on a guide's step (StepReportPolicy).
+SURE_TOPIC = 0.9

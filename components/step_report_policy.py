@@ -26,7 +26,7 @@ from actions.clauses import QUESTION
 from actions.content import load_content
 from actions.guide import Position, names_current_step
 from components.one_action_policy import OneActionPolicy, topics
-from components.reply_intents import REPLY_INTENTS
+from components.reply_intents import REPLY_INTENTS, SURE_TOPIC
 from components.reply_policy import is_late_answer
 from components.step_reports import DONE, FAILED, insists, step_report
 
@@ -89,8 +89,6 @@ class StepReportPolicy(OneActionPolicy):
         return None
 
 
-# A topic read this surely, with a question, is asked, whatever step-done words it has.
-SURE_TOPIC_CONFIDENCE = 0.9
 
 
 # The intents that tell of an error message of its own situation (domain.yml: report_*).
@@ -107,7 +105,7 @@ def asks_another_topic(tracker: DialogueStateTracker, domain: Domain, report: st
     topic = topics(domain).get(intent)
     tells = intent.startswith(ERROR_REPORT_PREFIX) or QUESTION.search(message.text or "") is not None
     return (report == DONE and topic is not None and topic != tracker.get_slot("guide_diagnosis")
-            and message.intent.get("confidence", 0.0) >= SURE_TOPIC_CONFIDENCE and tells)
+            and message.intent.get("confidence", 0.0) >= SURE_TOPIC and tells)
 
 
 def names_current_step_of(tracker: DialogueStateTracker, text: str) -> bool:
